@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# cpudrift build.  `make` builds build/cpudrift; `make test`, `make bench`, `make install`.
+# Quiet kernel-style lines; V=1 prints full commands.  Missing Debian packages are installed
+# by the `deps` step (it says what it installs).
+
+OUT ?= build
+CC ?= gcc
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+prefix ?= /usr/local
+DESTDIR ?=
+bindir = $(prefix)/bin
+mandir = $(prefix)/share/man
+sysconfdir ?= /etc
+unitdir ?= /lib/systemd/system
+EXTRA_CFLAGS ?=
+EXTRA_LDFLAGS ?=
+
+# SAN=1 builds everything with ASan and UBSan (CI runs the suite this way).
+SAN ?=
+ifeq ($(SAN),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+PKGS := libbpf libcpuid criterion sqlite3 libsystemd json-c libelf zlib
+DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcpuid-dev libzydis-dev \
+	libcriterion-dev libsqlite3-dev libsystemd-dev libjson-c-dev pkg-config binutils
+
+# Recursively expanded on purpose: pkg-config runs only after `deps` has installed it all.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs libbpf libcpuid sqlite3 libsystemd json-c libelf zlib 2>/dev/null) -lZydis -lZycore
+
+# The program is built for the baseline x86-64 so that it survives a migration that takes
+# features away (see README, "It must survive what it watches").
+ARCH_FLAGS := -march=x86-64 -mtune=generic
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(ARCH_FLAGS) $(CFLAGS) -Wall -Wextra -Werror -Werror=undef \
+	-Wno-missing-field-initializers -D_GNU_SOURCE -MMD -MP \
+	-I$(OUT) -iquote detector -iquote probes $(PKG_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(EXTRA_LDFLAGS)
+
+BPF_ARCH := x86
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -Ibpf -I$(OUT)
+
+DETECTOR_SRCS := $(wildcard detector/*.c)
+PROBE_SRCS := $(wildcard probes/*.c)
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+TEST_SRCS := $(wildcard tests/unit/*.c)
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+
+LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out detector/main.c,$(DETECTOR_SRCS)) $(PROBE_SRCS))
+MAIN_OBJ := $(OUT)/detector/main.o
+SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+TEST_OBJS := $(patsubst %.c,$(OUT)/%.o,$(TEST_SRCS))
+HELPERS := $(patsubst tests/helpers/%.c,$(OUT)/tests/helpers/%,$(HELPER_SRCS))
+BENCHES := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
+
+PROG := $(OUT)/cpudrift
+TESTBIN := $(OUT)/tests/unit_tests
+
+.DELETE_ON_ERROR:
+.PHONY: all deps deps-check test bench install uninstall clean check-format format run helpers
+
+all: $(PROG)
+
+# --- dependencies ---------------------------------------------------------------------------
+
+deps-check:
+	@missing=""; \
+	command -v $(PKG_CONFIG) >/dev/null 2>&1 || missing=1; \
+	command -v $(CLANG) >/dev/null 2>&1 || missing=1; \
+	command -v $(BPFTOOL) >/dev/null 2>&1 || missing=1; \
+	command -v $(LLVM_STRIP) >/dev/null 2>&1 || missing=1; \
+	command -v as >/dev/null 2>&1 || missing=1; \
+	[ -f /usr/include/Zydis/Zydis.h ] || missing=1; \
+	[ -n "$$missing" ] || $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null || missing=1; \
+	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
+
+deps:
+	@if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "cpudrift: missing build dependencies and no apt-get; install: $(DEB_PKGS)" >&2; \
+		exit 1; \
+	fi; \
+	need=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || need="$$need $$p"; \
+	done; \
+	if [ -n "$$need" ]; then \
+		echo "cpudrift: installing build dependencies:$$need"; \
+		if [ "$$(id -u)" != 0 ]; then echo "cpudrift: run as root to install them" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
+	fi
+
+# --- BPF ------------------------------------------------------------------------------------
+
+$(OUT)/vmlinux.h: | $(OUT) deps-check
+	$(call msg,GEN,$@)
+	$(Q)if [ -r /sys/kernel/btf/vmlinux ]; then \
+		$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@; \
+	else cp bpf/vmlinux_fallback.h $@; fi
+
+$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUT)/vmlinux.h $(wildcard bpf/*.h) | $(OUT)/bpf deps-check
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUT)/%.skel.h: $(OUT)/bpf/%.bpf.o | $(OUT)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# --- user space -----------------------------------------------------------------------------
+
+$(OUT)/%.o: %.c | deps-check $(SKELS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -DCPUDRIFT_SRCDIR='"$(CURDIR)"' -c $< -o $@
+
+$(PROG): $(MAIN_OBJ) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(TESTBIN): $(TEST_OBJS) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lcriterion -o $@
+
+# Test helper programs (fault generators and the like) are built plainly: no sanitizers,
+# so that their faults are the ones the tests ask for.
+$(OUT)/tests/helpers/%: tests/helpers/%.c | deps-check
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
+
+$(OUT)/bench/%: tests/bench/%.c $(LIB_OBJS) | deps-check
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -DCPUDRIFT_SRCDIR='"$(CURDIR)"' $< $(LIB_OBJS) $(ALL_LDFLAGS) $(PKG_LIBS) -o $@
+
+$(OUT) $(OUT)/bpf:
+	@mkdir -p $@
+
+helpers: $(HELPERS)
+
+# --- test, bench, run -----------------------------------------------------------------------
+
+# Criterion runs every suite; live suites skip with a reason when not root or without BTF.
+test: $(PROG) $(TESTBIN) $(HELPERS)
+	$(call msg,TEST,$(TESTBIN))
+	$(Q)CPUDRIFT_BUILD=$(CURDIR)/$(OUT) $(TESTBIN) --jobs 1 $(TEST_ARGS)
+
+bench: $(PROG) $(BENCHES) $(HELPERS)
+	$(Q)for b in $(BENCHES); do CPUDRIFT_BUILD=$(CURDIR)/$(OUT) $$b || exit 1; done
+
+run: $(PROG)
+	$(Q)$(PROG) snapshot
+
+# --- install --------------------------------------------------------------------------------
+
+install: $(PROG)
+	install -d $(DESTDIR)$(bindir)
+	install -m 0755 $(PROG) $(DESTDIR)$(bindir)/cpudrift
+
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/cpudrift
+
+# --- style ----------------------------------------------------------------------------------
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^bpf/vmlinux')
+
+check-format:
+	$(Q)clang-format --dry-run -Werror $(FORMAT_SRCS)
+
+format:
+	$(Q)clang-format -i $(FORMAT_SRCS)
+
+clean:
+	rm -rf $(OUT)
+
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <string.h>
+
+#include "features.h"
+
+const struct feature feature_table[FEAT__COUNT] = {
+#define FEAT(id, nm, lf, sl, rg, bt, xs, ds)                                                       \
+	[FEAT_##id] = { .name = nm, .leaf = lf, .subleaf = sl, .reg = rg, .bit = bt, .xstate = xs, \
+			.desc = ds },
+#include "features.def"
+#undef FEAT
+};
+
+int feature_lookup(const char *name)
+{
+	for (int i = 0; i < FEAT__COUNT; i++)
+		if (!strcmp(feature_table[i].name, name))
+			return i;
+	return -1;
+}
+
+int featset_count(const struct featset *s)
+{
+	int n = 0;
+
+	for (int i = 0; i < FEATSET_WORDS; i++)
+		n += __builtin_popcountll(s->w[i]);
+	return n;
+}
+
+bool featset_equal(const struct featset *a, const struct featset *b)
+{
+	return !memcmp(a->w, b->w, sizeof(a->w));
+}
+
+void featset_minus(struct featset *out, const struct featset *a, const struct featset *b)
+{
+	for (int i = 0; i < FEATSET_WORDS; i++)
+		out->w[i] = a->w[i] & ~b->w[i];
+}
+
+void featset_and(struct featset *out, const struct featset *a, const struct featset *b)
+{
+	for (int i = 0; i < FEATSET_WORDS; i++)
+		out->w[i] = a->w[i] & b->w[i];
+}
+
+/*
+ * Without an XCR0 reading (a dump imported from another machine) we cannot know what its
+ * OS enabled; we assume it enabled everything the CPU advertised.
+ */
+bool feature_xstate_enabled(int id, bool has_xcr0, uint64_t xcr0)
+{
+	uint64_t need = feature_table[id].xstate;
+
+	if (!has_xcr0)
+		return true;
+	return (xcr0 & need) == need;
+}
+
+/* glibc sysdeps/x86/get-isa-level.h: the features each level adds. */
+static const int level_features[][10] = {
+	{ FEAT_CMOV, FEAT_CX8, FEAT_FPU, FEAT_FXSR, FEAT_MMX, FEAT_SSE, FEAT_SSE2, -1 },
+	{ FEAT_CX16, FEAT_LAHF_LM, FEAT_POPCNT, FEAT_PNI, FEAT_SSE4_1, FEAT_SSE4_2, FEAT_SSSE3,
+	  -1 },
+	{ FEAT_AVX, FEAT_AVX2, FEAT_BMI1, FEAT_BMI2, FEAT_F16C, FEAT_FMA, FEAT_ABM, FEAT_MOVBE,
+	  FEAT_OSXSAVE, -1 },
+	{ FEAT_AVX512F, FEAT_AVX512BW, FEAT_AVX512CD, FEAT_AVX512DQ, FEAT_AVX512VL, -1 },
+};
+
+int x86_level(const struct featset *adv, bool has_xcr0, uint64_t xcr0)
+{
+	int level = 0;
+
+	for (int l = 0; l < 4; l++) {
+		for (const int *f = level_features[l]; *f >= 0; f++)
+			if (!featset_has(adv, *f) || !feature_xstate_enabled(*f, has_xcr0, xcr0))
+				return level;
+		level = l + 1;
+	}
+	return level;
+}

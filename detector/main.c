@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* cpudrift: in-guest CPU feature-drift detector.  Dispatches to the subcommands. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+#define CMD(n, s) { #n, cmd_##n, s },
+#include "commands.def"
+#undef CMD
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cpudrift [-v] COMMAND [ARGS]\n\n"
+		   "In-guest CPU feature-drift detector.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'cpudrift COMMAND --help' describes each command.\n");
+}
+
+void cli_verbose(void)
+{
+	if (log_get_level() < LOG_LVL_DEBUG)
+		log_set_level(log_get_level() + 1);
+}
+
+void cli_print_json(FILE *f, struct json_object *o, bool compact)
+{
+	int flags = compact ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+
+	fputs(json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+	fputc('\n', f);
+}
+
+FILE *cli_open_out(const char *path)
+{
+	FILE *f;
+
+	if (!path || !strcmp(path, "-"))
+		return stdout;
+	f = fopen(path, "w");
+	if (!f)
+		log_err("failed to open %s: %s", path, strerror(errno));
+	return f;
+}
+
+int cli_close_out(FILE *f, const char *path)
+{
+	int err = 0;
+
+	if (fflush(f) || ferror(f))
+		err = -errno ?: -EIO;
+	if (f != stdout && fclose(f) && !err)
+		err = -errno;
+	if (err)
+		log_err("failed to write %s: %s", path ? path : "stdout", strerror(-err));
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			cli_verbose();
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "cpudrift: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return EXIT_ERROR;
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return EXIT_ERROR;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+		if (!strcmp(argv[i], commands[c].name))
+			return commands[c].fn(argc - i, argv + i);
+	fprintf(stderr, "cpudrift: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return EXIT_ERROR;
+}
