@@ -5,11 +5,8 @@
 
 #include <json-c/json.h>
 
+#include "event.h"
 #include "snapshot.h"
-
-enum severity { SEV_INFO, SEV_NOTICE, SEV_WARNING, SEV_CRITICAL };
-
-const char *severity_name(enum severity s);
 
 #define CHANGE_KINDS(X)                                                                            \
 	X(FEATURE_ADDED, "feature.added")                                                          \
