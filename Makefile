@@ -34,8 +34,10 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 PKGS := libbpf libcpuid criterion sqlite3 libsystemd json-c libelf zlib
-DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcpuid-dev libzydis-dev \
-	libcriterion-dev libsqlite3-dev libsystemd-dev libjson-c-dev pkg-config binutils
+DEB_PKGS := gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcpuid-dev \
+	libzydis-dev libcriterion-dev libsqlite3-dev libsystemd-dev libjson-c-dev pkg-config binutils
+# What the tests and benchmarks use beyond the build: real tools, not mocks.
+TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus stress-ng bpftrace
 
 # Recursively expanded on purpose: pkg-config runs only after `deps` has installed it all.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -73,7 +75,9 @@ PROG := $(OUT)/cpudrift
 TESTBIN := $(OUT)/tests/unit_tests
 
 .DELETE_ON_ERROR:
-.PHONY: all deps deps-check test bench install uninstall clean check-format format run helpers
+# Keep skeletons and BPF objects: they are intermediates of a chain, not rubbish.
+.SECONDARY:
+.PHONY: all deps deps-check test-deps install-debs test bench install uninstall clean check-format format run helpers
 
 all: $(PROG)
 
@@ -91,15 +95,21 @@ deps-check:
 	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
 
 deps:
+	@$(MAKE) --no-print-directory install-debs PKGLIST="$(DEB_PKGS)"
+
+test-deps: deps-check
+	@$(MAKE) --no-print-directory install-debs PKGLIST="$(TEST_DEB_PKGS)"
+
+install-debs:
 	@if ! command -v apt-get >/dev/null 2>&1; then \
-		echo "cpudrift: missing build dependencies and no apt-get; install: $(DEB_PKGS)" >&2; \
+		echo "cpudrift: no apt-get here; install: $(PKGLIST)" >&2; \
 		exit 1; \
 	fi; \
-	need=""; for p in $(DEB_PKGS); do \
+	need=""; for p in $(PKGLIST); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || need="$$need $$p"; \
 	done; \
 	if [ -n "$$need" ]; then \
-		echo "cpudrift: installing build dependencies:$$need"; \
+		echo "cpudrift: installing Debian packages:$$need"; \
 		if [ "$$(id -u)" != 0 ]; then echo "cpudrift: run as root to install them" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
 	fi
@@ -150,11 +160,11 @@ helpers: $(HELPERS)
 # --- test, bench, run -----------------------------------------------------------------------
 
 # Criterion runs every suite; live suites skip with a reason when not root or without BTF.
-test: $(PROG) $(TESTBIN) $(HELPERS)
+test: test-deps $(PROG) $(TESTBIN) $(HELPERS)
 	$(call msg,TEST,$(TESTBIN))
 	$(Q)CPUDRIFT_BUILD=$(CURDIR)/$(OUT) $(TESTBIN) --jobs 1 $(TEST_ARGS)
 
-bench: $(PROG) $(BENCHES) $(HELPERS)
+bench: test-deps $(PROG) $(BENCHES) $(HELPERS)
 	$(Q)for b in $(BENCHES); do CPUDRIFT_BUILD=$(CURDIR)/$(OUT) $$b || exit 1; done
 
 run: $(PROG)

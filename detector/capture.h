@@ -17,7 +17,7 @@ struct errbuf;
 
 struct capture_opts {
 	int only_cpu;    /* -1: every online vCPU */
-	bool skip_extra; /* only CPUID: no XCR0, microcode, kernel flags, libcpuid identity */
+	bool skip_extra; /* no microcode or kernel flags: CPUID and XCR0 only */
 };
 
 /** Capture this machine.  0 or a negative errno with @err filled. */

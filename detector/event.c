@@ -102,7 +102,7 @@ void event__free(struct event *e)
 struct json_object *event_to_json(const struct event *e)
 {
 	struct json_object *o = json_object_new_object();
-	char when[40];
+	char when[64];
 	time_t t = e->realtime_ns / 1000000000;
 	struct tm tm;
 

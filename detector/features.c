@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdlib.h>
 #include <string.h>
 
 #include "features.h"
 
 const struct feature feature_table[FEAT__COUNT] = {
-#define FEAT(id, nm, lf, sl, rg, bt, xs, ds)                                                       \
-	[FEAT_##id] = { .name = nm, .leaf = lf, .subleaf = sl, .reg = rg, .bit = bt, .xstate = xs, \
+#define FEAT(id, nm, lf, sl, rg, bt, xs, ds) \
+	[FEAT_##id] = { .name = nm,          \
+			.leaf = lf,          \
+			.subleaf = sl,       \
+			.reg = rg,           \
+			.bit = bt,           \
+			.xstate = xs,        \
 			.desc = ds },
 #include "features.def"
 #undef FEAT
@@ -45,6 +51,36 @@ void featset_and(struct featset *out, const struct featset *a, const struct feat
 		out->w[i] = a->w[i] & b->w[i];
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int featset_names(const struct featset *s, const char **out)
+{
+	int n = 0, id;
+
+	featset_for_each (id, s)
+		out[n++] = feature_table[id].name;
+	qsort(out, n, sizeof(*out), name_cmp);
+	return n;
+}
+
+uint64_t featset_hash(const struct featset *s)
+{
+	const char *names[FEAT__COUNT];
+	int n = featset_names(s, names);
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < n; i++) {
+		for (const char *p = i ? "," : ""; *p; p++)
+			h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+		for (const char *p = names[i]; *p; p++)
+			h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	}
+	return h;
+}
+
 /*
  * Without an XCR0 reading (a dump imported from another machine) we cannot know what its
  * OS enabled; we assume it enabled everything the CPU advertised.
@@ -68,14 +104,21 @@ static const int level_features[][10] = {
 	{ FEAT_AVX512F, FEAT_AVX512BW, FEAT_AVX512CD, FEAT_AVX512DQ, FEAT_AVX512VL, -1 },
 };
 
+/*
+ * glibc marks the baseline and v2 features usable from CPUID alone (legacy SSE needs
+ * CR4.OSFXSR, not XCR0); only AVX and AVX-512 usability depends on XCR0.
+ */
 int x86_level(const struct featset *adv, bool has_xcr0, uint64_t xcr0)
 {
 	int level = 0;
 
 	for (int l = 0; l < 4; l++) {
-		for (const int *f = level_features[l]; *f >= 0; f++)
-			if (!featset_has(adv, *f) || !feature_xstate_enabled(*f, has_xcr0, xcr0))
+		for (const int *f = level_features[l]; *f >= 0; f++) {
+			if (!featset_has(adv, *f))
 				return level;
+			if (l >= 2 && !feature_xstate_enabled(*f, has_xcr0, xcr0))
+				return level;
+		}
 		level = l + 1;
 	}
 	return level;

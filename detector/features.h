@@ -91,6 +91,14 @@ bool featset_equal(const struct featset *a, const struct featset *b);
 void featset_minus(struct featset *out, const struct featset *a, const struct featset *b);
 void featset_and(struct featset *out, const struct featset *a, const struct featset *b);
 
+/** Names of the features in @s sorted by name; @out must hold FEAT__COUNT.  Returns count. */
+int featset_names(const struct featset *s, const char **out);
+/**
+ * A stable fingerprint of a set: 64-bit FNV-1a over the sorted names joined with ','.
+ * Independent of table order, so adding rows to the table never changes old hashes.
+ */
+uint64_t featset_hash(const struct featset *s);
+
 /** True when the OS has enabled every XCR0 state component feature @id needs. */
 bool feature_xstate_enabled(int id, bool has_xcr0, uint64_t xcr0);
 
