@@ -91,8 +91,8 @@ static void walk_leaf(struct walker *w, uint32_t leaf, bool sgx)
 		/* Subleaf 1, then one per XCR0- or XSS-supported state component >= 2. */
 		take(w, leaf, 1, r1);
 		walk_bitmap(w, leaf,
-			    ((uint64_t)r[REG_EDX] << 32 | r[REG_EAX] |
-			     (uint64_t)r1[REG_EDX] << 32 | r1[REG_ECX]) &
+			    ((uint64_t)r[REG_EDX] << 32 | r[REG_EAX] | (uint64_t)r1[REG_EDX] << 32 |
+			     r1[REG_ECX]) &
 				    ~3ull,
 			    r1);
 		break;

@@ -16,7 +16,7 @@ struct errbuf;
 #define CAPTURE_MAX_HV_LEAVES 0x100
 
 struct capture_opts {
-	int only_cpu;    /* -1: every online vCPU */
+	int only_cpu; /* -1: every online vCPU */
 	bool skip_extra; /* no microcode or kernel flags: CPUID and XCR0 only */
 };
 

@@ -15,7 +15,8 @@ void cli_verbose(void)
 
 void cli_print_json(FILE *f, struct json_object *o, bool compact)
 {
-	int flags = compact ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+	int flags = compact ? JSON_C_TO_STRING_PLAIN :
+			      JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
 
 	fputs(json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE), f);
 	fputc('\n', f);

@@ -42,9 +42,11 @@ int cmd_features(int argc, char **argv)
 			json_object_object_add(o, "name", json_object_new_string(f->name));
 			json_object_object_add(o, "leaf", json_object_new_int64(f->leaf));
 			json_object_object_add(o, "subleaf", json_object_new_int64(f->subleaf));
-			json_object_object_add(o, "register", json_object_new_string(reg_names[f->reg]));
+			json_object_object_add(o, "register",
+					       json_object_new_string(reg_names[f->reg]));
 			json_object_object_add(o, "bit", json_object_new_int(f->bit));
-			json_object_object_add(o, "xcr0", json_object_new_int64((int64_t)f->xstate));
+			json_object_object_add(o, "xcr0",
+					       json_object_new_int64((int64_t)f->xstate));
 			json_object_object_add(o, "description", json_object_new_string(f->desc));
 			json_object_array_add(arr, o);
 		}
@@ -52,7 +54,8 @@ int cmd_features(int argc, char **argv)
 		json_object_put(arr);
 		return EXIT_OK;
 	}
-	printf("%-22s %-14s %-4s %3s %-8s %s\n", "FEATURE", "LEAF", "REG", "BIT", "XCR0", "DESCRIPTION");
+	printf("%-22s %-14s %-4s %3s %-8s %s\n", "FEATURE", "LEAF", "REG", "BIT", "XCR0",
+	       "DESCRIPTION");
 	for (int i = 0; i < FEAT__COUNT; i++) {
 		const struct feature *f = &feature_table[i];
 		char leaf[24], xs[20] = "-";
@@ -60,8 +63,8 @@ int cmd_features(int argc, char **argv)
 		snprintf(leaf, sizeof(leaf), "0x%08x.%u", f->leaf, f->subleaf);
 		if (f->xstate)
 			snprintf(xs, sizeof(xs), "0x%llx", (unsigned long long)f->xstate);
-		printf("%-22s %-14s %-4s %3u %-8s %s\n", f->name, leaf, reg_names[f->reg], f->bit, xs,
-		       f->desc);
+		printf("%-22s %-14s %-4s %3u %-8s %s\n", f->name, leaf, reg_names[f->reg], f->bit,
+		       xs, f->desc);
 	}
 	return EXIT_OK;
 }

@@ -23,9 +23,9 @@ static void usage(FILE *f)
 int cmd_snapshot(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },   { "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },	 { "output", required_argument, NULL, 'o' },
 		{ "cpu", required_argument, NULL, 'c' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },   {},
+		{ "help", no_argument, NULL, 'h' },	 {},
 	};
 	struct capture_opts co = { .only_cpu = -1 };
 	const char *outpath = NULL;

@@ -29,8 +29,8 @@ static uint32_t max_leaf(const struct vcpu_dump *v, uint32_t base)
 	return l->r[REG_EAX];
 }
 
-static bool leaf_valid(const struct vcpu_dump *v, uint32_t leaf, uint32_t subleaf,
-		       uint32_t max_std, uint32_t max_ext)
+static bool leaf_valid(const struct vcpu_dump *v, uint32_t leaf, uint32_t subleaf, uint32_t max_std,
+		       uint32_t max_ext)
 {
 	if (leaf >= EXT_BASE)
 		return max_ext && leaf <= max_ext;

@@ -78,7 +78,8 @@ static void build_feature_words(void)
 		       (feature_words[j].leaf != f->leaf || feature_words[j].subleaf != f->subleaf))
 			j++;
 		if (j == nfeature_words) {
-			feature_words[j] = (struct feature_word){ .leaf = f->leaf, .subleaf = f->subleaf };
+			feature_words[j] =
+				(struct feature_word){ .leaf = f->leaf, .subleaf = f->subleaf };
 			nfeature_words++;
 		}
 		feature_words[j].mask[f->reg] |= 1u << f->bit;
@@ -97,8 +98,8 @@ static uint32_t raw_mask(uint32_t leaf, uint32_t subleaf, int reg)
 	return m;
 }
 
-static int push(struct diff *d, enum change_kind k, enum severity sev, int vcpu,
-		const char *field, const char *before, const char *after)
+static int push(struct diff *d, enum change_kind k, enum severity sev, int vcpu, const char *field,
+		const char *before, const char *after)
 {
 	struct change *c;
 
@@ -121,7 +122,6 @@ static int push(struct diff *d, enum change_kind k, enum severity sev, int vcpu,
 	return 0;
 }
 
-
 /* Both values formatted with the same conversion. */
 static int push_u64(struct diff *d, enum change_kind k, enum severity sev, const char *field,
 		    const char *fmt, uint64_t a, uint64_t b)
@@ -140,13 +140,16 @@ static int diff_features(const struct featset *a, const struct featset *b, struc
 	int id, ret = 0;
 
 	featset_minus(&x, a, b);
-	featset_for_each(id, &x)
-		ret = ret ?: push(d, kdel, kdel == CHANGE_FEATURE_REMOVED ? SEV_CRITICAL : SEV_WARNING,
-				  vcpu, feature_table[id].name, "yes", "no");
+	featset_for_each (id, &x)
+		ret = ret   ?:
+			      push(d, kdel,
+				   kdel == CHANGE_FEATURE_REMOVED ? SEV_CRITICAL : SEV_WARNING,
+				   vcpu, feature_table[id].name, "yes", "no");
 	featset_minus(&x, b, a);
-	featset_for_each(id, &x)
-		ret = ret ?: push(d, kadd, kadd == CHANGE_FEATURE_ADDED ? SEV_NOTICE : SEV_WARNING,
-				  vcpu, feature_table[id].name, "no", "yes");
+	featset_for_each (id, &x)
+		ret = ret   ?:
+			      push(d, kadd, kadd == CHANGE_FEATURE_ADDED ? SEV_NOTICE : SEV_WARNING,
+				   vcpu, feature_table[id].name, "no", "yes");
 	return ret;
 }
 
@@ -235,8 +238,8 @@ int diff_snapshots(const struct snapshot *a, const struct snapshot *b, struct di
 			    CHANGE_FEATURE_REMOVED, -1);
 	ret = ret ?: diff_str(out, CHANGE_IDENTITY, SEV_CRITICAL, "vendor", ia->vendor, ib->vendor);
 	if (!ret && ia->family != ib->family)
-		ret = push_u64(out, CHANGE_IDENTITY, SEV_WARNING, "family", "0x%" PRIx64, ia->family,
-			       ib->family);
+		ret = push_u64(out, CHANGE_IDENTITY, SEV_WARNING, "family", "0x%" PRIx64,
+			       ia->family, ib->family);
 	if (!ret && ia->model != ib->model)
 		ret = push_u64(out, CHANGE_IDENTITY, SEV_WARNING, "model", "0x%" PRIx64, ia->model,
 			       ib->model);
@@ -247,8 +250,9 @@ int diff_snapshots(const struct snapshot *a, const struct snapshot *b, struct di
 	if (!ret && a->has_microcode && b->has_microcode && a->microcode != b->microcode)
 		ret = push_u64(out, CHANGE_MICROCODE, SEV_NOTICE, "microcode", "0x%" PRIx64,
 			       a->microcode, b->microcode);
-	ret = ret ?: diff_str(out, CHANGE_HYPERVISOR, SEV_WARNING, "hypervisor", a->hypervisor,
-			      b->hypervisor);
+	ret = ret   ?:
+		      diff_str(out, CHANGE_HYPERVISOR, SEV_WARNING, "hypervisor", a->hypervisor,
+			       b->hypervisor);
 	if (!ret && a->has_xcr0 && b->has_xcr0 && a->xcr0 != b->xcr0)
 		ret = push_u64(out, CHANGE_XCR0, (a->xcr0 & ~b->xcr0) ? SEV_CRITICAL : SEV_NOTICE,
 			       "xcr0", "0x%" PRIx64, a->xcr0, b->xcr0);
@@ -297,7 +301,8 @@ struct json_object *diff_to_json(const struct diff *d)
 		struct json_object *x = json_object_new_object();
 
 		json_object_object_add(x, "kind", json_object_new_string(change_names[c->kind]));
-		json_object_object_add(x, "severity", json_object_new_string(severity_name(c->sev)));
+		json_object_object_add(x, "severity",
+				       json_object_new_string(severity_name(c->sev)));
 		json_object_object_add(x, "field", json_object_new_string(c->field));
 		json_object_object_add(x, "before", json_object_new_string(c->before));
 		json_object_object_add(x, "after", json_object_new_string(c->after));
@@ -307,8 +312,8 @@ struct json_object *diff_to_json(const struct diff *d)
 	}
 	json_object_object_add(o, "drift", json_object_new_boolean(d->n > 0));
 	json_object_object_add(o, "max_severity",
-			       d->n ? json_object_new_string(severity_name(diff_max_severity(d)))
-				    : NULL);
+			       d->n ? json_object_new_string(severity_name(diff_max_severity(d))) :
+				      NULL);
 	json_object_object_add(o, "changes", a);
 	return o;
 }

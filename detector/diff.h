@@ -8,17 +8,17 @@
 #include "event.h"
 #include "snapshot.h"
 
-#define CHANGE_KINDS(X)                                                                            \
-	X(FEATURE_ADDED, "feature.added")                                                          \
-	X(FEATURE_REMOVED, "feature.removed")                                                      \
-	X(IDENTITY, "identity")                                                                    \
-	X(MICROCODE, "microcode")                                                                  \
-	X(HYPERVISOR, "hypervisor")                                                                \
-	X(XCR0, "xcr0")                                                                            \
-	X(TSC, "tsc")                                                                              \
-	X(LEVEL, "level")                                                                          \
-	X(LEAF, "leaf")                                                                            \
-	X(VCPU_MISMATCH, "vcpu.mismatch")                                                          \
+#define CHANGE_KINDS(X)                       \
+	X(FEATURE_ADDED, "feature.added")     \
+	X(FEATURE_REMOVED, "feature.removed") \
+	X(IDENTITY, "identity")               \
+	X(MICROCODE, "microcode")             \
+	X(HYPERVISOR, "hypervisor")           \
+	X(XCR0, "xcr0")                       \
+	X(TSC, "tsc")                         \
+	X(LEVEL, "level")                     \
+	X(LEAF, "leaf")                       \
+	X(VCPU_MISMATCH, "vcpu.mismatch")     \
 	X(SHADOW, "shadow")
 
 enum change_kind {
@@ -32,10 +32,10 @@ const char *change_kind_name(enum change_kind k);
 struct change {
 	enum change_kind kind;
 	enum severity sev;
-	char field[48];   /* "avx2", "family", "0x00000007.0.ebx", ... */
+	char field[48]; /* "avx2", "family", "0x00000007.0.ebx", ... */
 	char before[96];
 	char after[96];
-	int vcpu;         /* for vcpu.mismatch: the vCPU that disagrees with vCPU 0; else -1 */
+	int vcpu; /* for vcpu.mismatch: the vCPU that disagrees with vCPU 0; else -1 */
 };
 
 struct diff {

@@ -159,7 +159,8 @@ struct event *event_from_json(struct json_object *o)
 	e = event__new(k, sv);
 	if (!e)
 		return NULL;
-	if (get_i64(o, "realtime_ns", &e->realtime_ns) || get_i64(o, "monotonic_ns", &e->monotonic_ns))
+	if (get_i64(o, "realtime_ns", &e->realtime_ns) ||
+	    get_i64(o, "monotonic_ns", &e->monotonic_ns))
 		goto bad;
 	get_i64(o, "pid", &pid);
 	e->pid = (int)pid;
@@ -169,7 +170,8 @@ struct event *event_from_json(struct json_object *o)
 		snprintf(e->subject, sizeof(e->subject), "%s", s);
 	if ((s = get_str(o, "summary")))
 		snprintf(e->summary, sizeof(e->summary), "%s", s);
-	if (json_object_object_get_ex(o, "body", &body) && json_object_is_type(body, json_type_object)) {
+	if (json_object_object_get_ex(o, "body", &body) &&
+	    json_object_is_type(body, json_type_object)) {
 		json_object_put(e->body);
 		e->body = json_object_get(body);
 	}

@@ -17,26 +17,28 @@ const char *severity_name(enum severity s);
 int severity_lookup(const char *name);
 
 /* X(ID, "kind", "one-line meaning") */
-#define EVENT_KINDS(X)                                                                             \
-	X(CPUID_DRIFT, "cpuid.drift", "CPUID-visible features or identity changed within this boot") \
-	X(CPUID_BOOT_DRIFT, "cpuid.boot_drift", "the VM booted with a different CPUID than last boot") \
-	X(CPUID_VCPU_MISMATCH, "cpuid.vcpu_mismatch", "vCPUs disagree")                            \
-	X(PROBE_MISMATCH, "probe.mismatch", "an advertised feature faults on execution")          \
-	X(PROBE_SHADOW_DRIFT, "probe.shadow_drift", "the masked-but-executable set changed")      \
-	X(FAULT_SIGILL, "fault.sigill", "a classified illegal-instruction fault")                 \
-	X(TIMING_STALL, "timing.stall", "the VM (or a vCPU) stood still")                         \
-	X(TIMING_TSC_RATE, "timing.tsc_rate", "the TSC rate changed")                             \
-	X(TIMING_CLOCK_STEP, "timing.clock_step", "CLOCK_REALTIME or a host clock stepped")       \
-	X(TIMING_CLOCKSOURCE, "timing.clocksource", "the clocksource changed or was distrusted")  \
-	X(TIMING_STEAL, "timing.steal", "steal time jumped")                                       \
-	X(TIMING_CPUID_LATENCY, "timing.cpuid_latency", "the cost of a CPUID exit shifted")       \
+#define EVENT_KINDS(X)                                                                           \
+	X(CPUID_DRIFT, "cpuid.drift",                                                            \
+	  "CPUID-visible features or identity changed within this boot")                         \
+	X(CPUID_BOOT_DRIFT, "cpuid.boot_drift",                                                  \
+	  "the VM booted with a different CPUID than last boot")                                 \
+	X(CPUID_VCPU_MISMATCH, "cpuid.vcpu_mismatch", "vCPUs disagree")                          \
+	X(PROBE_MISMATCH, "probe.mismatch", "an advertised feature faults on execution")         \
+	X(PROBE_SHADOW_DRIFT, "probe.shadow_drift", "the masked-but-executable set changed")     \
+	X(FAULT_SIGILL, "fault.sigill", "a classified illegal-instruction fault")                \
+	X(TIMING_STALL, "timing.stall", "the VM (or a vCPU) stood still")                        \
+	X(TIMING_TSC_RATE, "timing.tsc_rate", "the TSC rate changed")                            \
+	X(TIMING_CLOCK_STEP, "timing.clock_step", "CLOCK_REALTIME or a host clock stepped")      \
+	X(TIMING_CLOCKSOURCE, "timing.clocksource", "the clocksource changed or was distrusted") \
+	X(TIMING_STEAL, "timing.steal", "steal time jumped")                                     \
+	X(TIMING_CPUID_LATENCY, "timing.cpuid_latency", "the cost of a CPUID exit shifted")      \
 	X(MIGRATION_SUSPECTED, "migration.suspected", "the fused verdict: this VM probably moved")
 
 enum event_kind {
 #define X(id, name, desc) EV_##id,
 	EVENT_KINDS(X)
 #undef X
-	EV__COUNT
+		EV__COUNT
 };
 
 extern const char *const event_kind_names[EV__COUNT];
@@ -50,8 +52,8 @@ struct event {
 	int64_t realtime_ns;
 	int64_t monotonic_ns;
 	char boot_id[40];
-	char subject[64];  /* feature, comm, vCPU, clock... whatever the event is about */
-	int pid;           /* 0 when not about a process */
+	char subject[64]; /* feature, comm, vCPU, clock... whatever the event is about */
+	int pid; /* 0 when not about a process */
 	char summary[200]; /* one human line */
 	struct json_object *body; /* the evidence; owned by the event */
 };

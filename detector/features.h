@@ -45,12 +45,12 @@ enum feature_id {
 };
 
 struct feature {
-	const char *name;  /* /proc/cpuinfo spelling */
+	const char *name; /* /proc/cpuinfo spelling */
 	uint32_t leaf;
 	uint32_t subleaf;
-	uint8_t reg;       /* enum feat_reg */
+	uint8_t reg; /* enum feat_reg */
 	uint8_t bit;
-	uint64_t xstate;   /* XCR0 bits that must all be set, 0 if none */
+	uint64_t xstate; /* XCR0 bits that must all be set, 0 if none */
 	const char *desc;
 };
 
@@ -81,8 +81,8 @@ static inline bool featset_has(const struct featset *s, int id)
 	return s->w[id / 64] >> (id % 64) & 1;
 }
 
-#define featset_for_each(id, s)                                                                    \
-	for ((id) = 0; (id) < FEAT__COUNT; (id)++)                                                 \
+#define featset_for_each(id, s)                    \
+	for ((id) = 0; (id) < FEAT__COUNT; (id)++) \
 		if (featset_has((s), (id)))
 
 int featset_count(const struct featset *s);

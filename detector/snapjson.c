@@ -200,7 +200,8 @@ static int parse_leaf(struct json_object *l, struct vcpu_dump *v, int vi, size_t
 	if (!json_object_object_get_ex(l, "subleaf", &x) || parse_hex(x, UINT32_MAX, &sub))
 		goto bad;
 	for (int i = 0; i < 4; i++) {
-		if (!json_object_object_get_ex(l, reg_keys[i], &x) || parse_hex(x, UINT32_MAX, &r[i]))
+		if (!json_object_object_get_ex(l, reg_keys[i], &x) ||
+		    parse_hex(x, UINT32_MAX, &r[i]))
 			goto bad;
 		regs[i] = (uint32_t)r[i];
 	}
@@ -228,12 +229,14 @@ static int parse_vcpus(struct json_object *a, struct snapshot *s, struct errbuf 
 		if (!json_object_is_type(vo, json_type_object) ||
 		    !(cpu = member(vo, "cpu", json_type_int)) ||
 		    !(leaves = member(vo, "leaves", json_type_array))) {
-			errbuf_set(err, "vcpus[%zu]: needs \"cpu\" (integer) and \"leaves\" (array)", i);
+			errbuf_set(err,
+				   "vcpus[%zu]: needs \"cpu\" (integer) and \"leaves\" (array)", i);
 			return -EINVAL;
 		}
 		nl = json_object_array_length(leaves);
 		if (nl > SNAPSHOT_MAX_LEAVES) {
-			errbuf_set(err, "vcpus[%zu]: %zu leaves, at most %d", i, nl, SNAPSHOT_MAX_LEAVES);
+			errbuf_set(err, "vcpus[%zu]: %zu leaves, at most %d", i, nl,
+				   SNAPSHOT_MAX_LEAVES);
 			return -EINVAL;
 		}
 		v = snapshot_add_vcpu(s, json_object_get_int(cpu));
@@ -272,9 +275,9 @@ static int parse_featset(struct json_object *o, const char *key, struct featset 
 	memset(fs, 0, sizeof(*fs));
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *v = json_object_array_get_idx(o, i);
-		int id = json_object_is_type(v, json_type_string)
-				 ? feature_lookup(json_object_get_string(v))
-				 : -1;
+		int id = json_object_is_type(v, json_type_string) ?
+				 feature_lookup(json_object_get_string(v)) :
+				 -1;
 
 		if (id < 0) {
 			errbuf_set(err, "%s[%zu]: unknown feature", key, i);
@@ -295,7 +298,8 @@ int snapshot_from_json(struct json_object *o, struct snapshot **out, struct errb
 	if (!json_object_is_type(o, json_type_object) ||
 	    !(v = member(o, "format", json_type_string)) ||
 	    strcmp(json_object_get_string(v), "cpudrift-snapshot")) {
-		errbuf_set(err, "not a cpudrift snapshot (\"format\" must be \"cpudrift-snapshot\")");
+		errbuf_set(err,
+			   "not a cpudrift snapshot (\"format\" must be \"cpudrift-snapshot\")");
 		return -EINVAL;
 	}
 	if (!(v = member(o, "version", json_type_int)) ||

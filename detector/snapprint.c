@@ -7,9 +7,9 @@
 #include "snapprint.h"
 
 static const char *const xstate_names[] = {
-	[0] = "x87", [1] = "sse", [2] = "avx", [3] = "bndregs", [4] = "bndcsr", [5] = "opmask",
-	[6] = "zmm_hi256", [7] = "hi16_zmm", [9] = "pkru", [17] = "tilecfg", [18] = "tiledata",
-	[19] = "apx",
+	[0] = "x87",	[1] = "sse",	  [2] = "avx",	     [3] = "bndregs",
+	[4] = "bndcsr", [5] = "opmask",	  [6] = "zmm_hi256", [7] = "hi16_zmm",
+	[9] = "pkru",	[17] = "tilecfg", [18] = "tiledata", [19] = "apx",
 };
 
 void featset_print_wrapped(const struct featset *fs, int indent, FILE *f)
@@ -69,8 +69,7 @@ void snapshot_print_table(const struct snapshot *s, FILE *f)
 	fprintf(f, "%-12s %s\n", "brand", s->id.brand[0] ? s->id.brand : "(none)");
 	fprintf(f, "%-12s family 0x%x, model 0x%x, stepping %u (signature 0x%08x)\n", "cpu",
 		s->id.family, s->id.model, s->id.stepping, s->id.signature);
-	fprintf(f, "%-12s %s\n", "codename",
-		s->id.codename[0] ? s->id.codename : "(unknown)");
+	fprintf(f, "%-12s %s\n", "codename", s->id.codename[0] ? s->id.codename : "(unknown)");
 	fprintf(f, "%-12s (libcpuid's guess; often wrong for new or virtual CPUs)\n", "");
 	if (s->has_microcode)
 		fprintf(f, "%-12s 0x%" PRIx64 "\n", "microcode", s->microcode);

@@ -66,8 +66,8 @@ int vcpu_dump_put(struct vcpu_dump *v, uint32_t leaf, uint32_t subleaf, const ui
 	size_t i;
 
 	/* Captures and dumps arrive in order: appending is the common case. */
-	if (v->n && leaf_cmp(v->leaves[v->n - 1].leaf, v->leaves[v->n - 1].subleaf, leaf,
-			     subleaf) < 0)
+	if (v->n &&
+	    leaf_cmp(v->leaves[v->n - 1].leaf, v->leaves[v->n - 1].subleaf, leaf, subleaf) < 0)
 		i = v->n;
 	else
 		i = lower_bound(v, leaf, subleaf);

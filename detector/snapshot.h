@@ -33,9 +33,9 @@ struct vcpu_dump {
 struct identity {
 	char vendor[16];
 	uint32_t family, model, stepping; /* display values (extended fields folded in) */
-	uint32_t signature;               /* leaf 1 EAX */
+	uint32_t signature; /* leaf 1 EAX */
 	char brand[64];
-	char codename[64];                /* libcpuid's guess, may be empty or wrong */
+	char codename[64]; /* libcpuid's guess, may be empty or wrong */
 	uint32_t l1d_kb, l1i_kb, l2_kb, l3_kb;
 };
 
@@ -59,8 +59,8 @@ struct snapshot {
 	/* decoded (decode_snapshot) */
 	struct identity id;
 	struct featset features; /* advertised on every vCPU */
-	int level;               /* x86-64 level, 0-4 */
-	char hypervisor[16];     /* leaf 0x40000000 vendor, empty on bare metal */
+	int level; /* x86-64 level, 0-4 */
+	char hypervisor[16]; /* leaf 0x40000000 vendor, empty on bare metal */
 	uint32_t hv_max_leaf;
 	uint32_t hv_tsc_khz, hv_bus_khz; /* leaf 0x40000010 when present */
 

@@ -32,7 +32,8 @@ static const struct {
 	{ "osxsave", "Linux hides it (\"\" name): it mirrors CR4.OSXSAVE, not the CPU" },
 	{ "hypervisor", "printed by Linux; listed in case a kernel hides it" },
 	{ "ospke", "Linux prints it only once it has enabled protection keys itself" },
-	{ "pku", "Linux clears it when booted with nopku or without CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS" },
+	{ "pku",
+	  "Linux clears it when booted with nopku or without CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS" },
 	{ "la57", "Linux clears it unless 5-level paging is enabled" },
 	{ "sgx", "Linux clears it unless SGX is enabled in firmware and kernel" },
 	{ "rtm", "Linux clears it on TAA-affected CPUs (tsx=off)" },
@@ -149,7 +150,8 @@ Test(snapshot, live_subleaves_follow_leaf_rules)
 		/* Each XCR0-supported component from 2 up has its own subleaf. */
 		for (uint32_t b = 2; b < 32; b++)
 			if (d0->r[REG_EAX] >> b & 1)
-				cr_expect_not_null(vcpu_dump_get(v, 0xd, b), "leaf 0xd.%u missing", b);
+				cr_expect_not_null(vcpu_dump_get(v, 0xd, b), "leaf 0xd.%u missing",
+						   b);
 	}
 	snapshot__free(s);
 }
@@ -197,7 +199,8 @@ Test(snapshot, json_features_are_derived_from_leaves)
 	for (size_t i = 0; i < json_object_array_length(leaves); i++) {
 		struct json_object *l = json_object_array_get_idx(leaves, i);
 
-		if (!strcmp(json_object_get_string(json_object_object_get(l, "leaf")), "0x00000001"))
+		if (!strcmp(json_object_get_string(json_object_object_get(l, "leaf")),
+			    "0x00000001"))
 			json_object_object_add(l, "ecx", json_object_new_string("0x00000000"));
 	}
 	cr_assert_eq(snapshot_from_json(a, &t, &err), 0, "%s", err.msg);
