@@ -172,12 +172,23 @@ run: $(PROG)
 
 # --- install --------------------------------------------------------------------------------
 
+catalogdir ?= /usr/lib/systemd/catalog
+
+# The unit names $(bindir)/cpudrift; the config is never overwritten once installed.
 install: $(PROG)
-	install -d $(DESTDIR)$(bindir)
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(unitdir) $(DESTDIR)$(catalogdir) \
+		$(DESTDIR)$(sysconfdir)/cpudrift/hooks.d
 	install -m 0755 $(PROG) $(DESTDIR)$(bindir)/cpudrift
+	sed 's|/usr/local/bin/cpudrift|$(bindir)/cpudrift|' packaging/systemd/cpudrift.service \
+		> $(DESTDIR)$(unitdir)/cpudrift.service
+	chmod 0644 $(DESTDIR)$(unitdir)/cpudrift.service
+	install -m 0644 packaging/catalog/cpudrift.catalog $(DESTDIR)$(catalogdir)/cpudrift.catalog
+	[ -e $(DESTDIR)$(sysconfdir)/cpudrift/cpudrift.conf ] || \
+		install -m 0644 packaging/cpudrift.conf $(DESTDIR)$(sysconfdir)/cpudrift/cpudrift.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(bindir)/cpudrift
+	rm -f $(DESTDIR)$(bindir)/cpudrift $(DESTDIR)$(unitdir)/cpudrift.service \
+		$(DESTDIR)$(catalogdir)/cpudrift.catalog
 
 # --- style ----------------------------------------------------------------------------------
 

@@ -336,37 +336,10 @@ bool probe_os_enabled(const struct probe_def *p, int feature, const struct snaps
 	return true;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-uint64_t probe_shadow_hash(const struct featset *shadow)
-{
-	const char *names[FEAT__COUNT];
-	uint64_t h = 0xcbf29ce484222325ull;
-	int n = 0, id;
-
-	featset_for_each (id, shadow)
-		names[n++] = feature_table[id].name;
-	qsort(names, n, sizeof(names[0]), name_cmp);
-	for (int i = 0; i < n; i++) {
-		if (i) {
-			h ^= ',';
-			h *= 0x100000001b3ull;
-		}
-		for (const char *c = names[i]; *c; c++) {
-			h ^= (uint8_t)*c;
-			h *= 0x100000001b3ull;
-		}
-	}
-	return h;
-}
-
 void probe_shadow_hash_str(const struct featset *shadow, char buf[17])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint64_t h = probe_shadow_hash(shadow);
+	uint64_t h = featset_hash(shadow);
 
 	for (int i = 15; i >= 0; i--, h >>= 4)
 		buf[i] = hex[h & 0xf];

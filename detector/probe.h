@@ -115,13 +115,7 @@ bool probe_report_has_mismatch(const struct probe_report *r);
 bool probe_os_enabled(const struct probe_def *p, int feature, const struct snapshot *s,
 		      unsigned long hwcap2);
 
-/**
- * The shadow fingerprint: FNV-1a 64 over the masked feature names, sorted with strcmp and
- * joined with ','.  Independent of the feature table's order, so stable across versions;
- * 0xcbf29ce484222325 (the FNV offset basis) for the empty set.
- */
-uint64_t probe_shadow_hash(const struct featset *shadow);
-/** "%016llx" of the hash into @buf (17 bytes). */
+/** The shadow fingerprint (featset_hash) as "%016llx" into @buf (17 bytes). */
 void probe_shadow_hash_str(const struct featset *shadow, char buf[17]);
 
 #endif

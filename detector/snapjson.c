@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "probe.h"
 #include "snapjson.h"
 
 #define SNAPSHOT_MAX_VCPUS 4096
@@ -108,7 +109,10 @@ struct json_object *snapshot_to_json(const struct snapshot *s)
 		struct json_object *sh = json_object_new_object();
 
 		add(sh, "features", featset_json(&s->shadow));
-		add(sh, "hash", hex64(featset_hash(&s->shadow)));
+		char hash[17];
+
+		probe_shadow_hash_str(&s->shadow, hash);
+		add(sh, "hash", json_object_new_string(hash));
 		add(o, "shadow", sh);
 	}
 	for (size_t i = 0; i < s->nkflags; i++)

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The configuration file: `key = value` lines, `#` comments.  Every key has a built-in
+ * default; an unknown key or a bad value is fatal and the message names the file, the line
+ * and the key ("FILE:LINE: unknown key 'x'").  The keys are a table (CONFIG_KEYS) so that
+ * parsing, defaults and documentation checks cannot drift apart.
+ */
+#ifndef CPUDRIFT_CONFIG_H
+#define CPUDRIFT_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/cpudrift/cpudrift.conf"
+
+struct errbuf;
+
+/*
+ * X(name, type, field, default, min, max)
+ * Types: UINT (plain number), DUR (seconds; suffix s/m/h/d allowed), SIZE (bytes; suffix
+ * K/M/G), STR, PATH (absolute), OPTPATH (absolute, or "off": stored as ""), BOOL (on/off),
+ * SIGNALS (comma-separated SIGILL,SIGSEGV,...), LEVEL (error/warning/info/debug).
+ */
+#define CONFIG_KEYS(X)                                                                 \
+	X(interval, DUR, interval_s, "300", 10, 86400)                                 \
+	X(state_dir, PATH, state_dir, "/var/lib/cpudrift", 0, 0)                       \
+	X(hooks_dir, OPTPATH, hooks_dir, "/etc/cpudrift/hooks.d", 0, 0)                \
+	X(hook_user, STR, hook_user, "nobody", 0, 0)                                   \
+	X(hook_timeout, DUR, hook_timeout_s, "10", 1, 3600)                            \
+	X(hook_rate_limit, UINT, hook_rate_limit, "30", 0, 100000)                     \
+	X(textfile_path, OPTPATH, textfile_path,                                       \
+	  "/var/lib/prometheus/node-exporter/cpudrift.prom", 0, 0)                     \
+	X(journal, BOOL, journal, "on", 0, 0)                                          \
+	X(fault_signals, SIGNALS, fault_signals, "SIGILL,SIGSEGV,SIGBUS,SIGFPE", 0, 0) \
+	X(stall_threshold_us, UINT, stall_threshold_us, "20000", 1000, 600000000)      \
+	X(stall_group_us, UINT, stall_group_us, "50000", 1000, 600000000)              \
+	X(clock_step_ms, UINT, clock_step_ms, "100", 1, 86400000)                      \
+	X(hostclock_step_ms, UINT, hostclock_step_ms, "100", 1, 86400000)              \
+	X(tsc_rate_ppm, UINT, tsc_rate_ppm, "1000", 1, 1000000)                        \
+	X(tsc_window, UINT, tsc_window, "3", 1, 15)                                    \
+	X(steal_permille, UINT, steal_permille, "100", 1, 1000)                        \
+	X(steal_factor, UINT, steal_factor, "4", 1, 1000)                              \
+	X(cpuid_latency_pct, UINT, cpuid_latency_pct, "40", 1, 10000)                  \
+	X(cpuid_latency_min_ns, UINT, cpuid_latency_min_ns, "1000", 1, 1000000000)     \
+	X(retention_rows, UINT, retention_rows, "100000", 100, 100000000)              \
+	X(retention_days, UINT, retention_days, "90", 1, 36500)                        \
+	X(retention_bytes, SIZE, retention_bytes, "64M", 1048576, 1099511627776)       \
+	X(log_level, LEVEL, log_level, "warning", 0, 0)
+
+struct config {
+	uint64_t interval_s;
+	char state_dir[PATH_MAX];
+	char hooks_dir[PATH_MAX]; /* "" when hooks are off */
+	char hook_user[64];
+	uint64_t hook_timeout_s;
+	uint64_t hook_rate_limit; /* hook runs per minute, 0 = unlimited */
+	char textfile_path[PATH_MAX]; /* "" when the textfile is off */
+	bool journal;
+	uint64_t fault_signals; /* bit n set: signal n is watched */
+	/* timing thresholds: see detector/timing.h (struct timing_thresholds) */
+	uint64_t stall_threshold_us;
+	uint64_t stall_group_us;
+	uint64_t clock_step_ms;
+	uint64_t hostclock_step_ms;
+	uint64_t tsc_rate_ppm;
+	uint64_t tsc_window;
+	uint64_t steal_permille;
+	uint64_t steal_factor;
+	uint64_t cpuid_latency_pct;
+	uint64_t cpuid_latency_min_ns;
+	uint64_t retention_rows;
+	uint64_t retention_days;
+	uint64_t retention_bytes;
+	int log_level; /* enum log_level */
+
+	char path[PATH_MAX]; /* the file it was read from, "" for built-in defaults */
+};
+
+/** Fill @c with the built-in defaults. */
+void config_defaults(struct config *c);
+
+/**
+ * Read @path over the current contents of @c.  A missing file is an error unless
+ * @missing_ok (the default path may be absent: then the defaults stand).  0, or -EINVAL
+ * (bad content) / -errno (unreadable) with @err naming file, line and key.
+ */
+int config_load(struct config *c, const char *path, bool missing_ok, struct errbuf *err);
+
+/** Set one key from text (command line overrides); @where prefixes the error message. */
+int config_set(struct config *c, const char *key, const char *value, const char *where,
+	       struct errbuf *err);
+
+/** Number of keys and their names (for documentation checks and `status`). */
+int config_nkeys(void);
+const char *config_key_name(int i);
+
+/**
+ * The state dir a CLI command reads: @state_dir when given, else the one the
+ * configuration (@config_path, or the default file when present) names.  0 or -errno.
+ */
+int config_state_dir(const char *state_dir, const char *config_path, char *out, size_t size,
+		     struct errbuf *err);
+
+struct timing_thresholds;
+/** The timing thresholds the configuration sets, in timing.h's units. */
+void config_timing(const struct config *c, struct timing_thresholds *t);
+
+/** Write every key as `key = value`, in table order. */
+void config_write(const struct config *c, FILE *f);
+
+#endif
