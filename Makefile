@@ -47,7 +47,8 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs libbpf libcpuid sqlite3 libsystemd json-
 # features away (see README, "It must survive what it watches").
 ARCH_FLAGS := -march=x86-64 -mtune=generic
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(ARCH_FLAGS) $(CFLAGS) -Wall -Wextra -Werror -Werror=undef \
+VERSION := 0.1.0
+ALL_CFLAGS = -std=gnu11 -DCPUDRIFT_VERSION='"$(VERSION)"' $(ARCH_FLAGS) $(CFLAGS) -Wall -Wextra -Werror -Werror=undef \
 	-Wno-missing-field-initializers -D_GNU_SOURCE -MMD -MP \
 	-I$(OUT) -iquote detector -iquote probes $(PKG_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(EXTRA_LDFLAGS)
@@ -169,6 +170,15 @@ bench: test-deps $(PROG) $(BENCHES) $(HELPERS)
 
 run: $(PROG)
 	$(Q)$(PROG) snapshot
+
+# The QEMU migration lab (tests/vmlab/README.md): live migrations between CPU models with
+# cpudrift in the guest.  Not part of `make test`.  LAB_SCENARIOS picks some of: control
+# lose-avx2 gain paused (default: all).
+LAB_DEB_PKGS := qemu-system-x86 busybox-static linux-image-amd64 cpio python3
+.PHONY: lab
+lab: $(PROG)
+	@$(MAKE) --no-print-directory install-debs PKGLIST="$(LAB_DEB_PKGS)"
+	$(Q)python3 tests/vmlab/lab.py $(PROG) $(LAB_SCENARIOS)
 
 # --- install --------------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@
 #include "cli.h"
 #include "log.h"
 
+char **cli_argv;
+
 void cli_verbose(void)
 {
 	if (log_get_level() < LOG_LVL_DEBUG)

@@ -25,6 +25,9 @@ void cli_print_json(FILE *f, struct json_object *o, bool compact);
 FILE *cli_open_out(const char *path);
 /** Close what cli_open_out returned; logs write errors.  0 or -errno. */
 int cli_close_out(FILE *f, const char *path);
+/** The program's whole argv (for re-executing itself). */
+extern char **cli_argv;
+
 /** "-v" handling shared by subcommands. */
 void cli_verbose(void);
 

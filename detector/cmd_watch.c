@@ -43,6 +43,7 @@
 #include "capture.h"
 #include "classify.h"
 #include "cli.h"
+#include "faultevent.h"
 #include "faultwatch.h"
 #include "log.h"
 #include "probe.h"
@@ -64,81 +65,12 @@ static void on_stop(int sig)
 	stop = 1;
 }
 
-static struct json_object *featlist(const struct featset *s)
-{
-	struct json_object *a = json_object_new_array();
-	int id;
-
-	featset_for_each (id, s)
-		json_object_array_add(a, json_object_new_string(feature_table[id].name));
-	return a;
-}
-
-static struct json_object *hexstr(uint64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-	return json_object_new_string(buf);
-}
-
-static struct json_object *fault_json(const struct faultwatch_fault *f, const struct attribution *a,
-				      const struct classification *c)
-{
-	struct json_object *o = json_object_new_object(), *m = NULL;
-	const char *sig = faultwatch_signal_name(f->sig);
-	char bytes[2 * 16 + 1] = "";
-
-	for (unsigned i = 0; i < f->nbytes; i++)
-		snprintf(bytes + 2 * i, 3, "%02x", f->bytes[i]);
-	json_object_object_add(o, "kind", json_object_new_string("fault.sigill"));
-	json_object_object_add(o, "boot_ns", json_object_new_int64((int64_t)f->boot_ns));
-	json_object_object_add(o, "pid", json_object_new_int(f->pid));
-	json_object_object_add(o, "tid", json_object_new_int(f->tid));
-	json_object_object_add(o, "comm", json_object_new_string(f->comm));
-	json_object_object_add(o, "exe", json_object_new_string(f->exe));
-	json_object_object_add(o, "start_boottime_ns", json_object_new_int64((int64_t)f->start_ns));
-	json_object_object_add(o, "cgroup", json_object_new_string(f->cgroup));
-	json_object_object_add(o, "cgroup_id", json_object_new_int64((int64_t)f->cgroup_id));
-	json_object_object_add(o, "signal",
-			       sig ? json_object_new_string(sig) : json_object_new_int(f->sig));
-	json_object_object_add(o, "si_code", json_object_new_int(f->si_code));
-	json_object_object_add(o, "trap_nr", json_object_new_int((int)f->trap_nr));
-	json_object_object_add(o, "ip", hexstr(f->ip));
-	if (f->has_map) {
-		m = json_object_new_object();
-		json_object_object_add(m, "path", json_object_new_string(f->map_path));
-		json_object_object_add(m, "offset", hexstr(f->map_offset));
-	}
-	json_object_object_add(o, "mapping", m);
-	json_object_object_add(o, "bytes", json_object_new_string(bytes));
-	if (a->decoded) {
-		json_object_object_add(o, "mnemonic", json_object_new_string(a->mnemonic));
-		json_object_object_add(o, "text", json_object_new_string(a->text));
-		json_object_object_add(o, "isa_set", json_object_new_string(a->isa_set));
-	}
-	json_object_object_add(o, "features", featlist(&a->features));
-	json_object_object_add(o, "missing", featlist(&c->missing));
-	json_object_object_add(o, "class", json_object_new_string(fault_class_name(c->cls)));
-	json_object_object_add(o, "reason", json_object_new_string(c->reason));
-	json_object_object_add(o, "probe_confirms", json_object_new_boolean(c->probe_confirms));
-	json_object_object_add(o, "count", json_object_new_int64((int64_t)f->count));
-	json_object_object_add(o, "suppressed", json_object_new_int64((int64_t)f->suppressed));
-	json_object_object_add(o, "variant",
-			       json_object_new_string(faultwatch_variant_name(f->variant)));
-	return o;
-}
-
 static int on_fault(const struct faultwatch_fault *f, void *ctx)
 {
 	struct watch *w = ctx;
 	struct classification c;
 	struct attribution a;
 	struct classify_input in = {
-		.attr = &a,
-		.sig = f->sig,
-		.trap_nr = f->trap_nr,
-		.comm = f->comm,
 		.advertised = &w->snap->features,
 		.has_xcr0 = w->snap->has_xcr0,
 		.xcr0 = w->snap->xcr0,
@@ -149,13 +81,13 @@ static int on_fault(const struct faultwatch_fault *f, void *ctx)
 	if (w->pid && f->pid != w->pid)
 		return 0;
 	w->seen++;
-	attrib_decode(f->bytes, f->nbytes, &a);
-	classify_fault(&in, &c);
+	faultevent_classify(f, &in, &a, &c);
 	if (w->json) {
-		struct json_object *o = fault_json(f, &a, &c);
+		struct event *e = faultevent_new(f, &a, &c);
 
-		cli_print_json(stdout, o, true);
-		json_object_put(o);
+		if (e)
+			cli_print_json(stdout, e->body, true);
+		event__free(e);
 	} else {
 		const char *sig = faultwatch_signal_name(f->sig);
 

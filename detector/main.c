@@ -32,6 +32,8 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 
+	cli_argv = argv;
+
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			cli_verbose();

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The real daemon (build/cpudrift run) in a temporary state dir: a real SIGILL from a real
+ * child becomes a stored event, a hook run with the event's JSON and a textfile change;
+ * a kill -9 during a fault storm loses nothing the CLI had shown; bad configurations and
+ * a second daemon are refused with a clear message.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "daemon.h"
+
+static char dir[256];
+
+static const char *build(const char *rel)
+{
+	static char buf[8][512];
+	static int k;
+	const char *b = getenv("CPUDRIFT_BUILD");
+
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", b ? b : CPUDRIFT_SRCDIR "/build", rel);
+	return buf[k];
+}
+
+static const char *path(const char *rel)
+{
+	static char buf[8][512];
+	static int k;
+
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, rel);
+	return buf[k];
+}
+
+static void write_file(const char *p, const char *text, mode_t mode)
+{
+	FILE *f = fopen(p, "w");
+
+	cr_assert_not_null(f, "cannot write %s", p);
+	fputs(text, f);
+	fclose(f);
+	chmod(p, mode);
+}
+
+static char *read_file(const char *p)
+{
+	FILE *f = fopen(p, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, n + 1);
+	if (fread(buf, 1, n, f) != (size_t)n)
+		buf[0] = 0;
+	fclose(f);
+	return buf;
+}
+
+static void setup(void)
+{
+	char conf[2048];
+
+	if (geteuid())
+		cr_skip_test("the daemon's live test needs root (BPF)");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		cr_skip_test("no BTF at /sys/kernel/btf/vmlinux");
+	snprintf(dir, sizeof(dir), "/tmp/cpudrift-daemon-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	mkdir(path("hooks"), 0755);
+	mkdir(path("out"), 0777);
+	chmod(path("out"), 0777);
+	/* The hook keeps what it was given: stdin and the environment. */
+	snprintf(conf, sizeof(conf),
+		 "#!/bin/sh\ncat > %s/event.$$.json\nenv | grep '^CPUDRIFT_' > %s/env.$$\n",
+		 path("out"), path("out"));
+	write_file(path("hooks/10-record"), conf, 0755);
+	snprintf(conf, sizeof(conf),
+		 "# test configuration\n"
+		 "state_dir = %s/state\n"
+		 "hooks_dir = %s/hooks\n"
+		 "hook_user = nobody\n"
+		 "textfile_path = %s/cpudrift.prom\n"
+		 "journal = off\n"
+		 "interval = 60\n",
+		 dir, dir, dir);
+	write_file(path("cpudrift.conf"), conf, 0644);
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+
+	if (!dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		cr_log_warn("could not remove %s", dir);
+	dir[0] = 0;
+}
+
+/* Start the daemon; stderr goes to DIR/daemon.log. */
+static pid_t start_daemon(const char *conf)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int fd = open(path("daemon.log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 2);
+		dup2(fd, 1);
+		execl(build("cpudrift"), "cpudrift", "-v", "run", "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static bool wait_for_file(const char *p, const char *needle, int ms)
+{
+	for (int t = 0; t < ms; t += 50) {
+		char *s = read_file(p);
+		bool ok = s && (!needle || strstr(s, needle));
+
+		free(s);
+		if (ok)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static char *run_capture(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	char *buf = calloc(1, 1 << 20);
+	size_t n;
+
+	cr_assert_not_null(p);
+	n = fread(buf, 1, (1 << 20) - 1, p);
+	buf[n] = 0;
+	pclose(p);
+	return buf;
+}
+
+static void stop_daemon(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the daemon did not stop cleanly on SIGTERM (status 0x%x)", status);
+}
+
+/* Run the fault helper once: a real child that executes ud2 and dies of SIGILL. */
+static void sigill_child(const char *mode, const char *arg)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (!pid) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		execl(build("tests/helpers/sigill_child"), "sigill_child", mode, arg, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+}
+
+Test(daemon, sigill_reaches_store_hook_and_textfile, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+	pid_t pid = start_daemon(path("cpudrift.conf"));
+	char cmd[600], *events, *hook_json = NULL, *prom;
+
+	cr_assert(wait_for_file(path("cpudrift.prom"), "cpudrift_up 1", 20000),
+		  "no textfile after 20 s; daemon log:\n%s", read_file(path("daemon.log")));
+	prom = read_file(path("cpudrift.prom"));
+	cr_expect_null(strstr(prom, "class=\"not-feature-related\""), "fault counted too early");
+	free(prom);
+
+	sigill_child("ud2", NULL);
+
+	/* 1. the store: the CLI reads it back without the daemon's help */
+	snprintf(cmd, sizeof(cmd), "%s events --json --kind fault.sigill --state-dir %s",
+		 build("cpudrift"), path("state"));
+	events = NULL;
+	for (int t = 0; t < 100; t++) {
+		free(events);
+		events = run_capture(cmd);
+		if (strstr(events, "sigill_child"))
+			break;
+		usleep(100000);
+	}
+	cr_expect(strstr(events, "\"class\":\"not-feature-related\"") ||
+			  strstr(events, "\"class\": \"not-feature-related\""),
+		  "no classified fault in the store: %s", events);
+	cr_expect(strstr(events, "\"mnemonic\""), "no mnemonic: %s", events);
+	free(events);
+
+	/* 2. the hook got the event JSON on stdin and its fields in the environment */
+	for (int t = 0; t < 100 && !hook_json; t++) {
+		snprintf(cmd, sizeof(cmd), "cat %s/event.*.json 2>/dev/null", path("out"));
+		hook_json = run_capture(cmd);
+		if (!strstr(hook_json, "fault.sigill")) {
+			free(hook_json);
+			hook_json = NULL;
+			usleep(100000);
+		}
+	}
+	cr_assert_not_null(hook_json, "the hook never saw the fault");
+	cr_expect(strstr(hook_json, "sigill_child"), "hook JSON: %s", hook_json);
+	free(hook_json);
+	snprintf(cmd, sizeof(cmd), "cat %s/env.* 2>/dev/null", path("out"));
+	events = run_capture(cmd);
+	cr_expect(strstr(events, "CPUDRIFT_KIND=fault.sigill"), "hook environment: %s", events);
+	free(events);
+
+	/* 3. the textfile counts it */
+	cr_expect(wait_for_file(path("cpudrift.prom"), "class=\"not-feature-related\"", 5000),
+		  "textfile does not count the fault: %s", read_file(path("cpudrift.prom")));
+	stop_daemon(pid);
+}
+
+Test(daemon, second_daemon_refused, .init = setup, .fini = teardown, .timeout = 60)
+{
+	pid_t pid = start_daemon(path("cpudrift.conf"));
+	char cmd[600], *out;
+
+	cr_assert(wait_for_file(path("cpudrift.prom"), "cpudrift_up 1", 20000), "daemon not up");
+	snprintf(cmd, sizeof(cmd), "%s run --config %s 2>&1; echo \"exit=$?\"", build("cpudrift"),
+		 path("cpudrift.conf"));
+	out = run_capture(cmd);
+	cr_expect(strstr(out, "another cpudrift"), "no clear message: %s", out);
+	cr_expect(strstr(out, "exit=2"), "second daemon exit status: %s", out);
+	free(out);
+	stop_daemon(pid);
+}
+
+static void expect_config_error(const char *text, const char *needle)
+{
+	char cmd[600], *out;
+
+	write_file(path("bad.conf"), text, 0644);
+	snprintf(cmd, sizeof(cmd), "%s run --config %s --state-dir %s 2>&1; echo \"exit=$?\"",
+		 build("cpudrift"), path("bad.conf"), path("state"));
+	out = run_capture(cmd);
+	cr_expect(strstr(out, needle), "expected '%s' in: %s", needle, out);
+	cr_expect(strstr(out, "exit=2"), "exit status: %s", out);
+	free(out);
+}
+
+Test(daemon, bad_configuration_is_fatal_with_file_line_key, .init = setup, .fini = teardown)
+{
+	expect_config_error("interval = 60\nbogus_key = 1\n", "bad.conf:2: unknown key 'bogus_key'");
+	expect_config_error("# comment\n\ninterval = soon\n", "bad.conf:3: bad value for 'interval'");
+	expect_config_error("interval\n", "bad.conf:1");
+	/* An explicit --config that does not exist is an error, not the defaults. */
+	{
+		char cmd[600], *out;
+
+		snprintf(cmd, sizeof(cmd), "%s run --config %s 2>&1; echo \"exit=$?\"",
+			 build("cpudrift"), path("missing.conf"));
+		out = run_capture(cmd);
+		cr_expect(strstr(out, "missing.conf"), "no file name: %s", out);
+		cr_expect(strstr(out, "exit=2"), "exit status: %s", out);
+		free(out);
+	}
+}
+
+static int integrity_ok(const char *db)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int ok = 0;
+
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		ok = !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return ok;
+}
+
+Test(daemon, kill_9_during_storm_loses_nothing_shown, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	pid_t pid = start_daemon(path("cpudrift.conf")), storm;
+	char cmd[600], *before, *after, *line, *save = NULL;
+	int status, shown = 0;
+
+	cr_assert(wait_for_file(path("cpudrift.prom"), "cpudrift_up 1", 20000), "daemon not up");
+	/* Distinct processes give distinct events; one storm child adds 100,000 faults. */
+	for (int i = 0; i < 20; i++)
+		sigill_child("ud2", NULL);
+	storm = fork();
+	if (!storm) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		execl(build("tests/helpers/sigill_child"), "sigill_child", "storm", "100000",
+		      (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000);
+	snprintf(cmd, sizeof(cmd), "%s events --json --state-dir %s", build("cpudrift"),
+		 path("state"));
+	before = run_capture(cmd);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	waitpid(storm, &status, 0);
+	cr_assert(integrity_ok(path("state/cpudrift.db")), "integrity check failed after kill -9");
+
+	/* Restart on the same state dir: the lock died with the process. */
+	unlink(path("daemon.log"));
+	pid = start_daemon(path("cpudrift.conf"));
+	cr_assert(wait_for_file(path("daemon.log"), "running (", 20000), "no restart");
+	after = run_capture(cmd);
+	for (line = strtok_r(before, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		shown++;
+		cr_expect(strstr(after, line), "event lost after kill -9: %s", line);
+	}
+	cr_expect_gt(shown, 0, "the CLI showed no event before the kill");
+	free(before);
+	free(after);
+	stop_daemon(pid);
+}
+
+Test(daemon, unit_sets_the_same_glibc_mask_as_the_program)
+{
+	char *unit = read_file(CPUDRIFT_SRCDIR "/packaging/systemd/cpudrift.service");
+	char want[600];
+
+	cr_assert_not_null(unit);
+	snprintf(want, sizeof(want), "Environment=GLIBC_TUNABLES=%s\n", DAEMON_HWCAPS_TUNABLE);
+	cr_expect(strstr(unit, want), "the unit's GLIBC_TUNABLES differs from DAEMON_HWCAPS_TUNABLE");
+	free(unit);
+}
