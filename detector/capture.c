@@ -174,6 +174,34 @@ int capture_vcpu(struct vcpu_dump *v)
 	return w.err ? w.err : w.count;
 }
 
+int capture_features_now(struct featset *out, int64_t max_age_ns)
+{
+	static struct featset cached;
+	static int64_t cached_at;
+	static bool valid;
+	struct timespec ts;
+	struct vcpu_dump v = { 0 };
+	int64_t now;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (valid && now - cached_at < max_age_ns) {
+		*out = cached;
+		return 0;
+	}
+	ret = capture_vcpu(&v);
+	if (ret >= 0) {
+		decode_vcpu_features(&v, &cached);
+		cached_at = now;
+		valid = true;
+		*out = cached;
+		ret = 0;
+	}
+	free(v.leaves);
+	return ret;
+}
+
 int capture_online_cpus(int *cpus, int n)
 {
 	FILE *f = fopen("/sys/devices/system/cpu/online", "r");
@@ -326,11 +354,17 @@ int capture_snapshot(struct snapshot **out, const struct capture_opts *o, struct
 		if (i == 0) {
 			const struct leafval *l1 = vcpu_dump_get(v, 1, 0);
 
-			/* XGETBV faults unless the OS set CR4.OSXSAVE. */
-			if (l1 && (l1->r[REG_ECX] >> 27 & 1)) {
-				s->has_xcr0 = true;
+			/*
+			 * XGETBV faults unless the OS set CR4.OSXSAVE.  Without it the OS has
+			 * enabled no XSAVE state: only what FXSAVE covers (x87, SSE) is usable,
+			 * whatever CPUID advertises (a VM booted on a CPU without XSAVE and
+			 * moved to one with it).
+			 */
+			s->has_xcr0 = l1 != NULL;
+			if (l1 && (l1->r[REG_ECX] >> 27 & 1))
 				s->xcr0 = hw_xgetbv(0);
-			}
+			else
+				s->xcr0 = XS_X87 | XS_SSE;
 		}
 	}
 	sched_setaffinity(0, sizeof(orig), &orig);

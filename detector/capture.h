@@ -29,6 +29,13 @@ int capture_snapshot(struct snapshot **out, const struct capture_opts *o, struct
  */
 int capture_vcpu(struct vcpu_dump *v);
 
+/**
+ * The features CPUID advertises on the calling vCPU now; re-read at most once per
+ * @max_age_ns (one capture costs ~50 CPUID exits).  For judging a fault against the CPU
+ * it happened on rather than the last snapshot.  0 or a negative errno.
+ */
+int capture_features_now(struct featset *out, int64_t max_age_ns);
+
 /** Online CPUs from /sys/devices/system/cpu/online; returns count, fills @cpus (max @n). */
 int capture_online_cpus(int *cpus, int n);
 

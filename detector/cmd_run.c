@@ -2,6 +2,7 @@
 /* cpudrift run: the service.  Parses arguments, guards glibc's dispatch, runs the daemon. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,7 +31,8 @@ static void usage(FILE *f)
 static void guard_glibc_dispatch(void)
 {
 	const char *cur = getenv("GLIBC_TUNABLES");
-	char *val;
+	char *val, self[PATH_MAX];
+	ssize_t n;
 
 	if (cur && strstr(cur, DAEMON_HWCAPS_TUNABLE))
 		return;
@@ -44,7 +46,12 @@ static void guard_glibc_dispatch(void)
 	setenv("GLIBC_TUNABLES", val, 1);
 	setenv("CPUDRIFT_REEXECED", "1", 1);
 	free(val);
-	execv("/proc/self/exe", cli_argv);
+	/* The real path, not /proc/self/exe: that would name the process "exe". */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return;
+	self[n] = 0;
+	execv(self, cli_argv);
 	log_warn("failed to re-execute with GLIBC_TUNABLES: %s", strerror(errno));
 }
 

@@ -78,9 +78,18 @@ static int on_fault(const struct faultwatch_fault *f, void *ctx)
 		.amx_permitted = -1,
 	};
 
+	struct featset now;
+
 	if (w->pid && f->pid != w->pid)
 		return 0;
 	w->seen++;
+	/* Judge against CPUID now: the snapshot taken at start may predate a migration. */
+	if (f->sig == SIGILL && !capture_features_now(&now, 1000000000ll) &&
+	    (featset_and(&now, &now, &w->snap->features),
+	     !featset_equal(&now, &w->snap->features))) {
+		in.advertised = &now;
+		in.at_start = &w->snap->features;
+	}
 	faultevent_classify(f, &in, &a, &c);
 	if (w->json) {
 		struct event *e = faultevent_new(f, &a, &c);

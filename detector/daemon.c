@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "atrisk.h"
+#include "capture.h"
 #include "daemon.h"
 #include "daemon_priv.h"
 #include "faultevent.h"
@@ -38,6 +39,8 @@
 #define TRIGGER_MIN_GAP_NS (2 * 1000000000ll)
 #define TRIGGER_DELAY_MS 200
 #define ATRISK_MAX 50
+/* A fault re-reads CPUID on its vCPU at most this often. */
+#define FRESH_FEATURES_NS 1000000000ll
 
 static int64_t mono_ns(void)
 {
@@ -153,12 +156,25 @@ static int on_fault(const struct faultwatch_fault *f, void *ctx)
 		.probe = d->have_probe_view ? &d->probe_view : NULL,
 		.amx_permitted = -1,
 	};
+	struct featset now;
 	const char *feature;
 	struct event *e;
 
 	/* A process that started before the last in-boot change saw the features before it. */
 	if (d->change_boot_ns && (int64_t)f->start_ns < d->change_boot_ns)
 		in.at_start = &d->prev_features;
+	/*
+	 * The fault may be the first sign of a migration the last snapshot predates: judge it
+	 * against what CPUID says now, and the snapshot is then what the process started with.
+	 * Only losses count: this vCPU may advertise more than the all-vCPU snapshot does.
+	 */
+	if (f->sig == SIGILL && !capture_features_now(&now, FRESH_FEATURES_NS) &&
+	    (featset_and(&now, &now, &d->current->features),
+	     !featset_equal(&now, &d->current->features))) {
+		in.advertised = &now;
+		if (!in.at_start)
+			in.at_start = &d->current->features;
+	}
 	faultevent_classify(f, &in, &a, &c);
 	e = faultevent_new(f, &a, &c);
 	if (!e)

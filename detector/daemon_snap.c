@@ -133,13 +133,21 @@ static void emit_drift(struct daemon *d, enum event_kind kind, const struct snap
 	int nrem, nadd;
 	size_t relevant = 0;
 
-	for (size_t i = 0; i < df->n; i++)
-		relevant += df->v[i].kind != CHANGE_VCPU_MISMATCH && df->v[i].kind != CHANGE_SHADOW;
+	enum severity sev = SEV_INFO;
+
+	/* vCPU disagreement and the shadow set have events of their own. */
+	for (size_t i = 0; i < df->n; i++) {
+		if (df->v[i].kind == CHANGE_VCPU_MISMATCH || df->v[i].kind == CHANGE_SHADOW)
+			continue;
+		relevant++;
+		if (df->v[i].sev > sev)
+			sev = df->v[i].sev;
+	}
 	if (!relevant)
 		return;
 	featset_minus(&removed, &a->features, &b->features);
 	featset_minus(&added, &b->features, &a->features);
-	e = event__new(kind, diff_max_severity(df));
+	e = event__new(kind, sev);
 	if (!e)
 		return;
 	nrem = featset_names(&removed, n);

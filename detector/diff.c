@@ -236,17 +236,18 @@ int diff_snapshots(const struct snapshot *a, const struct snapshot *b, struct di
 	memset(out, 0, sizeof(*out));
 	ret = diff_features(&a->features, &b->features, out, CHANGE_FEATURE_ADDED,
 			    CHANGE_FEATURE_REMOVED, -1);
-	ret = ret ?: diff_str(out, CHANGE_IDENTITY, SEV_CRITICAL, "vendor", ia->vendor, ib->vendor);
+	ret = ret ?: diff_str(out, CHANGE_IDENTITY, SEV_WARNING, "vendor", ia->vendor, ib->vendor);
+	/* A new model under the same vendor is news, not harm: what harms is in features. */
 	if (!ret && ia->family != ib->family)
-		ret = push_u64(out, CHANGE_IDENTITY, SEV_WARNING, "family", "0x%" PRIx64,
+		ret = push_u64(out, CHANGE_IDENTITY, SEV_NOTICE, "family", "0x%" PRIx64,
 			       ia->family, ib->family);
 	if (!ret && ia->model != ib->model)
-		ret = push_u64(out, CHANGE_IDENTITY, SEV_WARNING, "model", "0x%" PRIx64, ia->model,
+		ret = push_u64(out, CHANGE_IDENTITY, SEV_NOTICE, "model", "0x%" PRIx64, ia->model,
 			       ib->model);
 	if (!ret && ia->stepping != ib->stepping)
-		ret = push_u64(out, CHANGE_IDENTITY, SEV_WARNING, "stepping", "%" PRIu64,
+		ret = push_u64(out, CHANGE_IDENTITY, SEV_NOTICE, "stepping", "%" PRIu64,
 			       ia->stepping, ib->stepping);
-	ret = ret ?: diff_str(out, CHANGE_IDENTITY, SEV_WARNING, "brand", ia->brand, ib->brand);
+	ret = ret ?: diff_str(out, CHANGE_IDENTITY, SEV_NOTICE, "brand", ia->brand, ib->brand);
 	if (!ret && a->has_microcode && b->has_microcode && a->microcode != b->microcode)
 		ret = push_u64(out, CHANGE_MICROCODE, SEV_NOTICE, "microcode", "0x%" PRIx64,
 			       a->microcode, b->microcode);

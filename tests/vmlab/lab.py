@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The migration lab: live-migrate a guest running cpudrift between QEMU CPU models and check
+what cpudrift inside the guest reports.  usage: lab.py PROG [SCENARIO...]
+
+Prints one row per check (scenario, expected, observed, pass) and exits 1 if any check fails.
+The guest runs `cpudrift run` when the build has it ("run" mode).  Before that it runs the
+parts ("parts" mode): a baseline snapshot, `cpudrift watch --json` and `cpudrift record`;
+the driver then feeds the recording plus the watcher's faults to `cpudrift replay`, the same
+rules and verdict the daemon uses.  Checks that only the daemon can answer show SKIP there.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmp import Guest  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONF = ["none", "low", "medium", "high"]
+LOSE = ("Haswell", "Haswell,-avx2")
+
+
+def jsonl(lines):
+    """JSON values in a command's output: one document (pretty or not) or one per line."""
+    text = "\n".join(lines)
+    try:
+        doc = json.loads(text)
+        return doc if isinstance(doc, list) else [doc]
+    except ValueError:
+        pass
+    out = []
+    for line in lines:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        out.extend(doc if isinstance(doc, list) else [doc])
+    return out
+
+
+def replay(prog, record, faults):
+    """Events from `cpudrift replay` on the guest's recording with the watcher's faults."""
+    obs = [o for o in record if "mono_ns" in o]
+    for f in faults:
+        # The watcher stamps faults with CLOCK_BOOTTIME (= monotonic: the guest never
+        # sleeps); realtime comes from the nearest earlier observation's offset.
+        mono = f["boot_ns"]
+        ref = max((o for o in obs if o["mono_ns"] <= mono), key=lambda o: o["mono_ns"],
+                  default=obs[0] if obs else {"mono_ns": 0, "real_ns": 0})
+        obs.append({"src": "fault", "mono_ns": mono, "real_ns": mono + ref["real_ns"] -
+                    ref["mono_ns"], "pid": f["pid"], "class": f["class"],
+                    "features": f.get("features", [])})
+    obs.sort(key=lambda o: o["mono_ns"])
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as t:
+        t.write("".join(json.dumps(o) + "\n" for o in obs))
+    r = subprocess.run([prog, "replay", "--json", t.name], capture_output=True, text=True)
+    os.unlink(t.name)
+    if r.returncode not in (0, 1):
+        raise RuntimeError(f"cpudrift replay failed: {r.stderr.strip()}")
+    return [e for e in jsonl(r.stdout.splitlines()) if e.get("kind") != "fault.sigill"]
+
+
+def collect(prog, g, save):
+    """What cpudrift in guest @g says, as events, plus who is still alive."""
+    _, ping = g.call("ping")
+    mode = ping[0].split()[0].split("=")[1]
+    _, alive = g.call("alive")
+    pids = dict(w.split("=") for w in ping[0].split()[1:])
+    state = {w[0]: w[1] for w in (x.split() for x in alive)}
+    obs = {"mode": mode, "cpudrift_alive": state.get(pids["cpudrift"]) == "alive",
+           "victim_alive": state.get(pids["victim"]) == "alive", "victim_pid": int(pids["victim"])}
+    clocks = g.call("clocks")[1][0].split()  # "realtime S rtc S", whole seconds
+    obs["rtc_offset_s"] = int(clocks[3]) - int(clocks[1])
+    if mode == "run":
+        obs["events"] = jsonl(g.call("events")[1])
+        obs["status"] = jsonl(g.call("status")[1])
+    else:
+        faults = [f for f in jsonl(g.call("cat watch.jsonl")[1]) if f.get("kind") == "fault.sigill"]
+        record = jsonl(g.call("cat record.jsonl")[1])
+        obs["events"] = replay(prog, record, faults) + [
+            {"kind": "fault.sigill", "severity": "-", "subject": f["comm"], "pid": f["pid"],
+             "body": f} for f in faults]
+        if save:
+            with open(save, "w") as f:
+                f.write("".join(json.dumps(o) + "\n" for o in record))
+    return obs
+
+
+def settle(g, mode, timeout=90):
+    """Wait until cpudrift has a baseline to compare with: starting BPF under TCG takes
+    seconds, and a move before the first samples would be invisible."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if mode == "run":
+            if any(s.get("running") and s.get("last_snapshot") for s in jsonl(g.call("status")[1])):
+                break
+        else:
+            rec = jsonl(g.call("cat record.jsonl")[1])
+            if sum(o.get("src") == "hostclock" for o in rec) >= 2:
+                break
+        time.sleep(1)
+    else:
+        raise TimeoutError("cpudrift never settled in the guest")
+    time.sleep(1)
+
+
+def run_scenario(prog, work, name, src_cpu, dst_cpu, pause, save=None):
+    kernel, initrd = os.path.join(work, "vmlinuz"), os.path.join(work, "initrd.gz")
+    with socket.socket() as s:  # a free port for the destination to listen on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = Guest(work, f"{name}-src", src_cpu, kernel, initrd)
+    dst = None
+    try:
+        mode = src.wait_for("@@READY", 120).split("=")[1]
+        settle(src, mode)
+        if pause:
+            image = os.path.join(work, f"{name}.mig")
+            src.migrate(f"exec:cat > {image}")
+            src.quit()
+            time.sleep(pause)
+            dst = Guest(work, f"{name}-dst", dst_cpu, kernel, initrd, incoming=f"exec:cat {image}")
+        else:
+            dst = Guest(work, f"{name}-dst", dst_cpu, kernel, initrd,
+                        incoming=f"tcp:127.0.0.1:{port}")
+            src.migrate(f"tcp:127.0.0.1:{port}")
+        t = time.monotonic()
+        while dst.execute("query-status")["status"] != "running":
+            if time.monotonic() - t > 60:
+                raise TimeoutError("destination never ran")
+            time.sleep(0.1)
+        # The victim faults within 0.1 s.  The recorder samples CPUID every second; the
+        # daemon on a trigger or at its interval (10 s in the guest's configuration).
+        time.sleep(12 if mode == "run" else 6)
+        return collect(prog, dst, save)
+    finally:
+        src.quit()
+        if dst:
+            dst.quit()
+        image = os.path.join(work, f"{name}.mig")
+        if os.path.exists(image):  # 100 MB of guest memory
+            os.unlink(image)
+
+
+# --- checks: each returns (ok, observed); ok None means "cannot tell in this mode" ----------
+
+def of(obs, kind):
+    return [e for e in obs["events"] if e.get("kind") == kind]
+
+
+def no_kind(kind):
+    def check(obs):
+        ev = of(obs, kind)
+        return not ev, f"{len(ev)} {kind}" + (f" ({ev[0].get('summary', '')})" if ev else "")
+    return check
+
+
+def verdict_at_most(level):
+    def check(obs):
+        conf = max((CONF.index(e.get("body", {}).get("confidence", "none")) for e in
+                    of(obs, "migration.suspected")), default=0)
+        return conf <= CONF.index(level), f"confidence {CONF[conf]}"
+    return check
+
+
+def verdict_at_least(level):
+    def check(obs):
+        ok, seen = verdict_at_most(level)(obs)
+        top = seen.split()[-1]
+        return CONF.index(top) >= CONF.index(level), seen
+    return check
+
+
+def drift(change, feature, severity):
+    def check(obs):
+        seen = [f"{e.get('severity')} {','.join(e.get('body', {}).get(change, []))}"
+                for e in of(obs, "cpuid.drift")]
+        ok = any(e.get("severity") == severity and
+                 (e.get("body", {}).get(change) if feature is None else
+                  feature in e.get("body", {}).get(change, [])) for e in of(obs, "cpuid.drift"))
+        return ok, "; ".join(seen) or "no cpuid.drift"
+    return check
+
+
+def nothing_critical(obs):
+    crit = [e["kind"] for e in obs["events"] if e.get("severity") == "critical"]
+    return not crit, f"critical: {', '.join(crit) or 'none'}"
+
+
+def victim_fault(obs):
+    ev = [{**e.get("body", {}), "comm": e.get("body", {}).get("comm", e.get("subject"))}
+          for e in of(obs, "fault.sigill")
+          if obs["victim_pid"] in (e.get("pid"), e.get("body", {}).get("pid"))]
+    seen = "; ".join(f"{f.get('comm')} {f.get('class')} [{','.join(f.get('features', []))}]"
+                     for f in ev) or "no fault of the victim"
+    return any(f.get("class") == "feature-lost" and "avx2" in f.get("features", [])
+               for f in ev), seen
+
+
+def victim_at_risk(obs):
+    if obs["mode"] != "run":
+        return None, "needs cpudrift run (replay has no process list)"
+    seen = set()
+    for e in of(obs, "migration.suspected"):
+        procs = e.get("body", {}).get("at_risk", {}).get("processes", [])
+        seen |= {f"{p.get('comm')}[{p.get('pid')}]" for p in procs}
+        if any(p.get("pid") == obs["victim_pid"] for p in procs):
+            return True, "listed: " + ", ".join(sorted(seen))
+    return False, "listed: " + (", ".join(sorted(seen)) or "nothing")
+
+
+def rtc_step(obs):
+    ev = [e for e in of(obs, "timing.clock_step") if e.get("subject") != "realtime"]
+    return bool(ev), "; ".join(e.get("summary", "") for e in ev) or \
+        f"no host-clock step (RTC - realtime now {obs['rtc_offset_s']:+d} s)"
+
+
+def alive(who, want):
+    def check(obs):
+        up = obs[f"{who}_alive"]
+        return up == want, "running" if up else "gone"
+    return check
+
+
+CONTROL = [("no cpuid.drift", no_kind("cpuid.drift")), ("no fault.sigill", no_kind("fault.sigill")),
+           ("verdict <= low", verdict_at_most("low")), ("cpudrift running", alive("cpudrift", True)),
+           ("victim running", alive("victim", True))]
+LOSE_CHECKS = [("cpuid.drift avx2 removed, critical", drift("removed", "avx2", "critical")),
+               ("victim SIGILL feature-lost [avx2]", victim_fault),
+               ("migration.suspected high", verdict_at_least("high")),
+               ("victim listed at risk", victim_at_risk),
+               ("cpudrift running", alive("cpudrift", True)), ("victim gone", alive("victim", False))]
+SCENARIOS = {
+    "control": ("Haswell", "Haswell", 0, CONTROL),
+    "lose-avx2": (*LOSE, 0, LOSE_CHECKS),
+    "gain": ("Westmere", "Haswell", 0,
+             [("cpuid.drift added, notice", drift("added", None, "notice")),
+              ("nothing critical", nothing_critical), ("cpudrift running", alive("cpudrift", True))]),
+    "paused": (*LOSE, 3, LOSE_CHECKS + [("timing.clock_step from the RTC", rtc_step)]),
+}
+
+
+def main():
+    prog = os.path.abspath(sys.argv[1])
+    names = sys.argv[2:] or list(SCENARIOS)
+    if os.environ.get("LAB_MODE") == "parts":  # the guest runs the parts even with `run`
+        os.environ["LAB_APPEND"] = "lab.mode=parts"
+    work = os.path.join(os.path.dirname(prog), "vmlab")
+    os.makedirs(work, exist_ok=True)
+    t0 = time.monotonic()
+    subprocess.run([os.path.join(HERE, "build-guest.sh"), prog, work], check=True)
+    rows, failed = [], 0
+    for name in names:
+        src, dst, pause, checks = SCENARIOS[name]
+        how = f"{src} -> {dst}" + (f", paused {pause} s" if pause else "")
+        t, mode = time.monotonic(), "?"
+        try:
+            obs = run_scenario(prog, work, name, src, dst, pause,
+                               os.path.join(work, f"{name}.record.jsonl"))
+            with open(os.path.join(work, f"{name}.events.json"), "w") as f:
+                json.dump(obs, f, indent=1)
+            mode = obs["mode"]
+            results = [(label, *fn(obs)) for label, fn in checks]
+        except Exception as e:  # a scenario that cannot run is a failed scenario
+            results = [("scenario runs", False, f"{type(e).__name__}: {e}")]
+        print(f"{name}: {how}: {time.monotonic() - t:.0f} s, cpudrift {mode} mode", file=sys.stderr)
+        for label, ok, seen in results:
+            failed += ok is False
+            rows.append((name, label, seen, "SKIP" if ok is None else "pass" if ok else "FAIL"))
+    w = [max(len(r[i]) for r in rows + [("scenario", "expected", "observed", "pass")]) for i in range(3)]
+    for r in [("scenario", "expected", "observed", "pass")] + rows:
+        print(f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2][:70]:<{min(w[2], 70)}}  {r[3]}")
+    print(f"lab: {len(names)} scenario(s), {failed} failed check(s), {time.monotonic() - t0:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
