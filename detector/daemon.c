@@ -318,7 +318,10 @@ static void reload(struct daemon *d)
 	d->cfg = c;
 	log_set_level(c.log_level);
 	arm_periodic(d->tick_fd, (int64_t)c.interval_s * 1000000000);
-	log_info("configuration reloaded from %s", d->config_path[0] ? d->config_path : "defaults");
+	daemon_reload_baseline(d);
+	write_textfile(d);
+	log_info("configuration and baseline reloaded from %s and the store",
+		 d->config_path[0] ? d->config_path : "defaults");
 }
 
 static void tick(struct daemon *d)

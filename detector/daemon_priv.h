@@ -64,6 +64,8 @@ void daemon_emit(struct daemon *d, struct event *e);
 int daemon_capture(struct daemon *d, const char *why);
 /** At start: load baseline and this boot's history, take the first capture. */
 int daemon_snapshots_init(struct daemon *d, struct errbuf *err);
+/** Re-read the baseline from the store (after `cpudrift baseline accept`). */
+void daemon_reload_baseline(struct daemon *d);
 /** Recompute the textfile's snapshot-derived figures. */
 void daemon_textfile_snapshot(struct daemon *d);
 

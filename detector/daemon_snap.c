@@ -235,6 +235,18 @@ static void emit_probe_events(struct daemon *d, const struct probe_report *old,
 	daemon_emit(d, e);
 }
 
+void daemon_reload_baseline(struct daemon *d)
+{
+	struct snapmeta m;
+	struct snapshot *b = load_snapshot(d, SEL_BASELINE, NULL, &m);
+
+	if (!b)
+		return;
+	snapshot__free(d->baseline);
+	d->baseline = b;
+	daemon_textfile_snapshot(d);
+}
+
 void daemon_textfile_snapshot(struct daemon *d)
 {
 	const struct snapshot *s = d->current;
