@@ -85,8 +85,9 @@ static struct json_object *report_json(const struct probe_report *r, const struc
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
 	struct json_object *sh = json_object_new_object(), *names = json_object_new_array();
+	const char *sorted[FEAT__COUNT];
 	char hash[17];
-	int id;
+	int nnames;
 
 	for (size_t i = 0; i < r->n; i++) {
 		const struct probe_row *row = &r->rows[i];
@@ -118,9 +119,9 @@ static struct json_object *report_json(const struct probe_report *r, const struc
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "probes", arr);
-	featset_for_each (id, &r->shadow)
-		json_object_array_add(names, json_object_new_string(feature_table[id].name));
-	json_object_array_sort(names, NULL);
+	nnames = featset_names(&r->shadow, sorted);
+	for (int i = 0; i < nnames; i++)
+		json_object_array_add(names, json_object_new_string(sorted[i]));
 	probe_shadow_hash_str(&r->shadow, hash);
 	json_object_object_add(sh, "features", names);
 	json_object_object_add(sh, "hash", json_object_new_string(hash));
