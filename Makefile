@@ -168,8 +168,16 @@ test: test-deps $(PROG) $(TESTBIN) $(HELPERS)
 bench: test-deps $(PROG) $(BENCHES) $(HELPERS)
 	$(Q)for b in $(BENCHES); do CPUDRIFT_BUILD=$(CURDIR)/$(OUT) $$b || exit 1; done
 
+# The main job on built-in defaults: the service in the foreground, its store under $(OUT).
 run: $(PROG)
-	$(Q)$(PROG) snapshot
+	$(Q)mkdir -p $(OUT)/state
+	$(Q)$(PROG) -v run --state-dir $(OUT)/state
+
+# False-alarm soak of the timing analysis: SOAK_DURATION seconds idle, then under stress-ng.
+SOAK_DURATION ?= 600
+.PHONY: soak
+soak: $(PROG)
+	$(Q)CPUDRIFT=$(PROG) sh tests/soak/soak.sh $(SOAK_DURATION)
 
 # The QEMU migration lab (tests/vmlab/README.md): live migrations between CPU models with
 # cpudrift in the guest.  Not part of `make test`.  LAB_SCENARIOS picks some of: control

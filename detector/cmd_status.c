@@ -137,15 +137,15 @@ static void print_snap(const char *label, struct json_object *o)
 static void print_text(struct json_object *o)
 {
 	struct json_object *v, *ev, *faults;
+	const char *reason;
 
 	if (json_object_get_boolean(json_object_object_get(o, "running")))
 		printf("%-14s running (pid %s) since %s\n", "daemon:", str(o, "pid", "?"),
 		       str(o, "started", "?"));
 	else
 		printf("%-14s not running\n", "daemon:");
-	printf("%-14s %s%s%s\n", "mode:", str(o, "mode", "unknown"),
-	       json_object_object_get_ex(o, "mode_reason", &v) ? ": " : "",
-	       json_object_object_get_ex(o, "mode_reason", &v) ? json_object_get_string(v) : "");
+	reason = str(o, "mode_reason", "");
+	printf("%-14s %s%s%s\n", "mode:", str(o, "mode", "unknown"), *reason ? ": " : "", reason);
 	printf("%-14s %s\n", "state dir:", str(o, "state_dir", "?"));
 	print_snap("baseline:", json_object_object_get(o, "baseline"));
 	print_snap("last snapshot:", json_object_object_get(o, "last_snapshot"));
