@@ -22,6 +22,8 @@
 #include "daemon.h"
 
 static char dir[256];
+/* The daemon a test started last: teardown stops it even when an assertion failed. */
+static pid_t daemon_pid;
 
 static const char *build(const char *rel)
 {
@@ -107,6 +109,11 @@ static void teardown(void)
 {
 	char cmd[300];
 
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = 0;
+	}
 	if (!dir[0])
 		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -129,6 +136,7 @@ static pid_t start_daemon(const char *conf)
 		execl(build("cpudrift"), "cpudrift", "-v", "run", "--config", conf, (char *)NULL);
 		_exit(127);
 	}
+	daemon_pid = pid;
 	return pid;
 }
 
@@ -165,6 +173,7 @@ static void stop_daemon(pid_t pid)
 
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
+	daemon_pid = 0;
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "the daemon did not stop cleanly on SIGTERM (status 0x%x)", status);
 }
