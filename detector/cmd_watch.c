@@ -112,22 +112,13 @@ static int on_fault(const struct faultwatch_fault *f, void *ctx)
 
 static int parse_signals(const char *list, uint64_t *mask)
 {
-	char buf[128], *save = NULL;
+	char bad[64] = "";
 
-	snprintf(buf, sizeof(buf), "%s", list);
-	*mask = 0;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		int sig = faultwatch_signal_lookup(t);
-
-		if (sig < 0) {
-			log_err("failed to parse --signals: unknown signal '%s' "
-				"(ILL, SEGV, BUS, FPE, TRAP)",
-				t);
-			return -EINVAL;
-		}
-		*mask |= 1ull << sig;
-	}
-	return *mask ? 0 : -EINVAL;
+	if (!faultwatch_signals_parse(list, mask, bad, sizeof(bad)))
+		return 0;
+	log_err("failed to parse --signals: %s%s%s (ILL, SEGV, BUS, FPE, TRAP)",
+		bad[0] ? "unknown signal '" : "empty list", bad, bad[0] ? "'" : "");
+	return -EINVAL;
 }
 
 static void print_summary(struct faultwatch *fw, bool json)

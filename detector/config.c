@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "faultwatch.h"
 #include "log.h"
 #include "timing.h"
 
@@ -32,13 +33,6 @@ static const struct keydef keys[] = {
 #define NKEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 
 /* The signals a fault watcher can report: the ones a CPU raises for an instruction. */
-static const struct {
-	const char *name;
-	int sig;
-} signames[] = {
-	{ "SIGILL", SIGILL }, { "SIGSEGV", SIGSEGV }, { "SIGBUS", SIGBUS },
-	{ "SIGFPE", SIGFPE }, { "SIGTRAP", SIGTRAP },
-};
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -78,33 +72,6 @@ static int parse_scaled(const char *v, const char *const *sfx, const uint64_t *m
 	return 0;
 }
 
-static int parse_signals(const char *v, uint64_t *out, const char **bad)
-{
-	char buf[256], *save, *tok;
-	uint64_t set = 0;
-
-	if (strlen(v) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, v);
-	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		size_t i;
-
-		for (i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
-			if (!strcasecmp(tok, signames[i].name) ||
-			    !strcasecmp(tok, signames[i].name + 3))
-				break;
-		if (i == sizeof(signames) / sizeof(signames[0])) {
-			*bad = v + (tok - buf);
-			return -EINVAL;
-		}
-		set |= 1ull << signames[i].sig;
-	}
-	if (!set)
-		return -EINVAL;
-	*out = set;
-	return 0;
-}
-
 static int set_key(struct config *c, const struct keydef *k, const char *v, const char *where,
 		   struct errbuf *err)
 {
@@ -115,7 +82,7 @@ static int set_key(struct config *c, const struct keydef *k, const char *v, cons
 					     1ull << 10, 1ull << 20, 1ull << 30 };
 	static const char *const no_sfx[] = { NULL };
 	char *field = (char *)c + k->off;
-	const char *bad = NULL;
+	char badsig[64] = "";
 	uint64_t n;
 	int i;
 
@@ -181,11 +148,11 @@ static int set_key(struct config *c, const struct keydef *k, const char *v, cons
 		}
 		return 0;
 	case T_SIGNALS:
-		if (parse_signals(v, (uint64_t *)field, &bad)) {
+		if (faultwatch_signals_parse(v, (uint64_t *)field, badsig, sizeof(badsig))) {
 			errbuf_set(
 				err,
 				"%s: bad value for '%s': '%s' is not a list of SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP",
-				where, k->name, bad ? bad : v);
+				where, k->name, badsig[0] ? badsig : v);
 			return -EINVAL;
 		}
 		return 0;
@@ -310,8 +277,7 @@ int config_load(struct config *c, const char *path, bool missing_ok, struct errb
 static void write_value(const struct config *c, const struct keydef *k, FILE *f)
 {
 	const char *field = (const char *)c + k->off;
-	uint64_t n;
-	bool first = true;
+	char sigs[96];
 
 	switch (k->type) {
 	case T_UINT:
@@ -330,12 +296,8 @@ static void write_value(const struct config *c, const struct keydef *k, FILE *f)
 		fputs(*(const bool *)field ? "on" : "off", f);
 		break;
 	case T_SIGNALS:
-		n = *(const uint64_t *)field;
-		for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
-			if (n >> signames[i].sig & 1) {
-				fprintf(f, "%s%s", first ? "" : ",", signames[i].name);
-				first = false;
-			}
+		faultwatch_signals_format(*(const uint64_t *)field, sigs, sizeof(sigs));
+		fputs(sigs, f);
 		break;
 	case T_LEVEL:
 		fputs(level_names[*(const int *)field & 3], f);

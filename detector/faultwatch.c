@@ -84,6 +84,41 @@ int faultwatch_signal_lookup(const char *name)
 	return -1;
 }
 
+int faultwatch_signals_parse(const char *list, uint64_t *mask, char *bad, size_t badlen)
+{
+	char buf[256], *save = NULL;
+	uint64_t set = 0;
+
+	if (strlen(list) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, list);
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		int sig = faultwatch_signal_lookup(t);
+
+		if (sig < 0) {
+			if (bad)
+				snprintf(bad, badlen, "%s", t);
+			return -EINVAL;
+		}
+		set |= 1ull << sig;
+	}
+	if (!set)
+		return -EINVAL;
+	*mask = set;
+	return 0;
+}
+
+void faultwatch_signals_format(uint64_t mask, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
+		if (mask >> fault_signals[i].sig & 1 && used < len)
+			used += snprintf(buf + used, len - used, "%sSIG%s", used ? "," : "",
+					 fault_signals[i].name);
+}
+
 static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	/* libbpf's chatter (and its verifier logs) only matters when debugging. */

@@ -30,6 +30,13 @@ int faultwatch_variant_lookup(const char *name);
 const char *faultwatch_signal_name(int sig);
 /** Signal number for "ILL"/"SIGILL" (any case), or -1. */
 int faultwatch_signal_lookup(const char *name);
+/**
+ * Parse a list such as "SIGILL,SIGSEGV" or "ILL SEGV" into a mask (1 << signo).  0, or
+ * -EINVAL for an empty list or an unknown name (copied into @bad when not NULL).
+ */
+int faultwatch_signals_parse(const char *list, uint64_t *mask, char *bad, size_t badlen);
+/** "SIGILL,SIGSEGV" for a mask. */
+void faultwatch_signals_format(uint64_t mask, char *buf, size_t len);
 
 struct faultwatch_opts {
 	uint64_t sig_mask; /* 1 << signo; 0: SIGILL only */
