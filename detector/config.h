@@ -34,7 +34,7 @@ struct errbuf;
 	  "/var/lib/prometheus/node-exporter/cpudrift.prom", 0, 0)                     \
 	X(journal, BOOL, journal, "on", 0, 0)                                          \
 	X(fault_signals, SIGNALS, fault_signals, "SIGILL", 0, 0) \
-	X(stall_threshold_us, UINT, stall_threshold_us, "20000", 1000, 600000000)      \
+	X(stall_threshold_us, UINT, stall_threshold_us, "50000", 1000, 600000000)      \
 	X(stall_group_us, UINT, stall_group_us, "50000", 1000, 600000000)              \
 	X(clock_step_ms, UINT, clock_step_ms, "100", 1, 86400000)                      \
 	X(hostclock_step_ms, UINT, hostclock_step_ms, "100", 1, 86400000)              \

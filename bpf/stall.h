@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Shared between stall.bpf.c and user space: the lateness of expiring hrtimers.  A timer
+ * that runs long after its expiry means its vCPU did not run: the host descheduled it or
+ * paused the whole VM.
+ */
+#ifndef CPUDRIFT_STALL_H
+#define CPUDRIFT_STALL_H
+
+/* log2 buckets of lateness in ns: bucket b counts lateness in [2^b, 2^(b+1)). */
+#define STALL_HIST_BUCKETS 40
+
+/* One timer that ran later than the threshold (rodata min_lateness_ns). */
+struct stall_event {
+	__u64 now_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC when the timer ran */
+	__u64 lateness_ns; /* now - hard expiry, in the timer's own clock base */
+	__u32 cpu;
+	__u32 pad;
+};
+
+/* Per-CPU running figures, kept for every hard (interrupt-run) timer, late or not. */
+struct stall_cpu_stats {
+	__u64 count; /* expiring timers seen */
+	__u64 late; /* of which above the threshold */
+	__u64 max_ns; /* largest lateness seen */
+	__u64 sum_ns; /* for the mean */
+	__u64 dropped; /* late events lost to a full ring buffer */
+	__u64 hist[STALL_HIST_BUCKETS];
+};
+
+#endif

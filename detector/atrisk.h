@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Processes at risk after a change of CPU: running processes that started before it
+ * (they chose their code paths and glibc-hwcaps libraries for the old CPU), with their
+ * executable and whether they map a glibc-hwcaps/x86-64-vN library above the level the
+ * VM has now (those die with SIGILL as soon as they use it).  Reads /proc; decides
+ * nothing beyond that comparison.
+ */
+#ifndef CPUDRIFT_ATRISK_H
+#define CPUDRIFT_ATRISK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+struct event;
+
+struct atrisk_proc {
+	int pid;
+	char comm[32];
+	char exe[256]; /* "" when unreadable */
+	int64_t start_boot_ns; /* CLOCK_BOOTTIME at start, clock-tick resolution */
+	int hwcaps_level; /* highest glibc-hwcaps/x86-64-vN it maps; 0: none */
+	bool above_level; /* hwcaps_level above the VM's level now */
+};
+
+struct atrisk_list {
+	size_t n, cap;
+	struct atrisk_proc *v; /* those above the level first, then by start time */
+};
+
+/**
+ * User processes under @proc (normally "/proc") started before @change_boot_ns and still
+ * running.  @level_now is struct snapshot.level (0: unknown, nothing is "above").
+ * Processes that vanish during the scan are skipped.  0 or a negative errno.
+ */
+int atrisk_scan(const char *proc, int64_t change_boot_ns, int level_now, struct atrisk_list *out);
+void atrisk_list_free(struct atrisk_list *l);
+
+/** {"change_boot_ns", "level", "total", "above_level", "processes": [first @max]} */
+struct json_object *atrisk_to_json(const struct atrisk_list *l, int64_t change_boot_ns,
+				   int level_now, size_t max);
+
+/** CLOCK_MONOTONIC ns (what events carry) as CLOCK_BOOTTIME ns (what /proc/PID/stat uses). */
+int64_t atrisk_mono_to_boot(int64_t mono_ns);
+
+/**
+ * Scan and add "at_risk" to @e's body; the change time is the body's "change_mono_ns"
+ * when present (verdicts), else the event's own time.  0 or a negative errno.
+ */
+int atrisk_attach(struct event *e, int level_now, size_t max);
+
+#endif
