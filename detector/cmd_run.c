@@ -13,15 +13,16 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: cpudrift run [--config FILE] [--state-dir DIR] [-v]\n\n"
-		   "Run the cpudrift service in the foreground: snapshots and probes every\n"
-		   "interval, the eBPF fault watcher, the timing sources, the migration verdict;\n"
-		   "events go to the store in the state dir, the journal, hooks and the\n"
-		   "Prometheus textfile.  SIGHUP reloads the configuration, SIGTERM stops.\n\n"
-		   "  --config FILE     configuration (default %s if present)\n"
-		   "  --state-dir DIR   evidence store folder (default from the configuration)\n"
-		   "  -v                more log output (repeat for debug)\n",
-		   "/etc/cpudrift/cpudrift.conf");
+	fprintf(f,
+		"usage: cpudrift run [--config FILE] [--state-dir DIR] [-v]\n\n"
+		"Run the cpudrift service in the foreground: snapshots and probes every\n"
+		"interval, the eBPF fault watcher, the timing sources, the migration verdict;\n"
+		"events go to the store in the state dir, the journal, hooks and the\n"
+		"Prometheus textfile.  SIGHUP reloads the configuration, SIGTERM stops.\n\n"
+		"  --config FILE     configuration (default %s if present)\n"
+		"  --state-dir DIR   evidence store folder (default from the configuration)\n"
+		"  -v                more log output (repeat for debug)\n",
+		"/etc/cpudrift/cpudrift.conf");
 }
 
 /*

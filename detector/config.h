@@ -23,30 +23,30 @@ struct errbuf;
  * K/M/G), STR, PATH (absolute), OPTPATH (absolute, or "off": stored as ""), BOOL (on/off),
  * SIGNALS (comma-separated SIGILL,SIGSEGV,...), LEVEL (error/warning/info/debug).
  */
-#define CONFIG_KEYS(X)                                                                 \
-	X(interval, DUR, interval_s, "300", 10, 86400)                                 \
-	X(state_dir, PATH, state_dir, "/var/lib/cpudrift", 0, 0)                       \
-	X(hooks_dir, OPTPATH, hooks_dir, "/etc/cpudrift/hooks.d", 0, 0)                \
-	X(hook_user, STR, hook_user, "nobody", 0, 0)                                   \
-	X(hook_timeout, DUR, hook_timeout_s, "10", 1, 3600)                            \
-	X(hook_rate_limit, UINT, hook_rate_limit, "30", 0, 100000)                     \
-	X(textfile_path, OPTPATH, textfile_path,                                       \
-	  "/var/lib/prometheus/node-exporter/cpudrift.prom", 0, 0)                     \
-	X(journal, BOOL, journal, "on", 0, 0)                                          \
-	X(fault_signals, SIGNALS, fault_signals, "SIGILL", 0, 0) \
-	X(stall_threshold_us, UINT, stall_threshold_us, "50000", 1000, 600000000)      \
-	X(stall_group_us, UINT, stall_group_us, "50000", 1000, 600000000)              \
-	X(clock_step_ms, UINT, clock_step_ms, "100", 1, 86400000)                      \
-	X(hostclock_step_ms, UINT, hostclock_step_ms, "100", 1, 86400000)              \
-	X(tsc_rate_ppm, UINT, tsc_rate_ppm, "1000", 1, 1000000)                        \
-	X(tsc_window, UINT, tsc_window, "3", 1, 15)                                    \
-	X(steal_permille, UINT, steal_permille, "100", 1, 1000)                        \
-	X(steal_factor, UINT, steal_factor, "4", 1, 1000)                              \
-	X(cpuid_latency_pct, UINT, cpuid_latency_pct, "40", 1, 10000)                  \
-	X(cpuid_latency_min_ns, UINT, cpuid_latency_min_ns, "1000", 1, 1000000000)     \
-	X(retention_rows, UINT, retention_rows, "100000", 100, 100000000)              \
-	X(retention_days, UINT, retention_days, "90", 1, 36500)                        \
-	X(retention_bytes, SIZE, retention_bytes, "64M", 1048576, 1099511627776)       \
+#define CONFIG_KEYS(X)                                                             \
+	X(interval, DUR, interval_s, "300", 10, 86400)                             \
+	X(state_dir, PATH, state_dir, "/var/lib/cpudrift", 0, 0)                   \
+	X(hooks_dir, OPTPATH, hooks_dir, "/etc/cpudrift/hooks.d", 0, 0)            \
+	X(hook_user, STR, hook_user, "nobody", 0, 0)                               \
+	X(hook_timeout, DUR, hook_timeout_s, "10", 1, 3600)                        \
+	X(hook_rate_limit, UINT, hook_rate_limit, "30", 0, 100000)                 \
+	X(textfile_path, OPTPATH, textfile_path,                                   \
+	  "/var/lib/prometheus/node-exporter/cpudrift.prom", 0, 0)                 \
+	X(journal, BOOL, journal, "on", 0, 0)                                      \
+	X(fault_signals, SIGNALS, fault_signals, "SIGILL", 0, 0)                   \
+	X(stall_threshold_us, UINT, stall_threshold_us, "50000", 1000, 600000000)  \
+	X(stall_group_us, UINT, stall_group_us, "50000", 1000, 600000000)          \
+	X(clock_step_ms, UINT, clock_step_ms, "100", 1, 86400000)                  \
+	X(hostclock_step_ms, UINT, hostclock_step_ms, "100", 1, 86400000)          \
+	X(tsc_rate_ppm, UINT, tsc_rate_ppm, "1000", 1, 1000000)                    \
+	X(tsc_window, UINT, tsc_window, "3", 1, 15)                                \
+	X(steal_permille, UINT, steal_permille, "100", 1, 1000)                    \
+	X(steal_factor, UINT, steal_factor, "4", 1, 1000)                          \
+	X(cpuid_latency_pct, UINT, cpuid_latency_pct, "40", 1, 10000)              \
+	X(cpuid_latency_min_ns, UINT, cpuid_latency_min_ns, "1000", 1, 1000000000) \
+	X(retention_rows, UINT, retention_rows, "100000", 100, 100000000)          \
+	X(retention_days, UINT, retention_days, "90", 1, 36500)                    \
+	X(retention_bytes, SIZE, retention_bytes, "64M", 1048576, 1099511627776)   \
 	X(log_level, LEVEL, log_level, "warning", 0, 0)
 
 struct config {

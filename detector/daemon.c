@@ -72,7 +72,8 @@ static void degrade(struct daemon *d, const char *why)
 	size_t len = strlen(d->degraded_why);
 
 	d->degraded = true;
-	snprintf(d->degraded_why + len, sizeof(d->degraded_why) - len, "%s%s", len ? "; " : "", why);
+	snprintf(d->degraded_why + len, sizeof(d->degraded_why) - len, "%s%s", len ? "; " : "",
+		 why);
 	log_warn("running degraded: %s", why);
 }
 
@@ -203,9 +204,9 @@ static void on_observation(void *ctx, const struct observation *o)
 	struct json_object *j = observe_to_json(o);
 
 	if (j) {
-		if (store_add_timing_sample(d->store, o->real_ns, obs_source_names[o->src],
-					    (double)o->v[0],
-					    json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)))
+		if (store_add_timing_sample(
+			    d->store, o->real_ns, obs_source_names[o->src], (double)o->v[0],
+			    json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)))
 			log_debug("failed to store a timing sample");
 		json_object_put(j);
 	}
@@ -400,8 +401,10 @@ static int setup_loop(struct daemon *d, struct errbuf *err)
 		errbuf_set(err, "failed to create the event loop: %s", strerror(errno));
 		return -errno;
 	}
-	ret = watch_fd(d, d->sigfd, TAG_SIGNAL) ?: watch_fd(d, d->tick_fd, TAG_TICK) ?:
-	      watch_fd(d, d->trigger_fd, TAG_TRIGGER) ?: watch_fd(d, d->wd_fd, TAG_WATCHDOG);
+	ret = watch_fd(d, d->sigfd, TAG_SIGNAL)		      ?:
+		      watch_fd(d, d->tick_fd, TAG_TICK)	      ?:
+		      watch_fd(d, d->trigger_fd, TAG_TRIGGER) ?:
+								watch_fd(d, d->wd_fd, TAG_WATCHDOG);
 	if (!ret && d->fw)
 		ret = watch_fd(d, faultwatch_fd(d->fw), TAG_FAULTS);
 	n = d->ts ? timesrc_fds(d->ts, fds, 32) : 0;

@@ -11,14 +11,14 @@
  * (packaging/systemd/cpudrift.service) sets the same value; a test keeps them equal.
  * glibc 2.36 names; glibc ignores names it does not know.
  */
-#define DAEMON_HWCAPS_TUNABLE                                                                      \
-	"glibc.cpu.hwcaps=-AVX,-AVX2,-FMA,-FMA4,-BMI1,-BMI2,-LZCNT,-MOVBE,-AVX512F,-AVX512CD,"      \
+#define DAEMON_HWCAPS_TUNABLE                                                                  \
+	"glibc.cpu.hwcaps=-AVX,-AVX2,-FMA,-FMA4,-BMI1,-BMI2,-LZCNT,-MOVBE,-AVX512F,-AVX512CD," \
 	"-AVX512BW,-AVX512DQ,-AVX512VL,-AVX512ER,-AVX512PF,-AVX_Fast_Unaligned_Load,-XSAVEC"
 
 struct daemon_opts {
 	const char *config_path; /* NULL: /etc/cpudrift/cpudrift.conf if it exists */
-	const char *state_dir;   /* NULL: the configuration's */
-	bool verbose_set;        /* -v given: keep its log level over the configuration's */
+	const char *state_dir; /* NULL: the configuration's */
+	bool verbose_set; /* -v given: keep its log level over the configuration's */
 };
 
 /** Run until SIGTERM/SIGINT.  0 on a clean stop, a negative errno on a fatal error. */

@@ -35,8 +35,8 @@ static uint64_t snapshot_digest(const struct snapshot *s)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
-#define MIX(p, n)                                                                                  \
-	for (size_t k_ = 0; k_ < (n); k_++)                                                        \
+#define MIX(p, n)                           \
+	for (size_t k_ = 0; k_ < (n); k_++) \
 	h = (h ^ ((const uint8_t *)(p))[k_]) * 0x100000001b3ull
 	for (int i = 0; i < s->nvcpus; i++)
 		MIX(s->vcpus[i].leaves, s->vcpus[i].n * sizeof(struct leafval));
@@ -81,8 +81,8 @@ static int save_snapshot(struct daemon *d, const struct snapshot *s, enum snap_k
 	snprintf(m.brand, sizeof(m.brand), "%s", s->id.brand);
 	snprintf(m.digest, sizeof(m.digest), "%016" PRIx64, snapshot_digest(s));
 	m.nfeatures = featset_count(&s->features);
-	ret = store_add_snapshot(d->store, &m, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-				 id);
+	ret = store_add_snapshot(d->store, &m,
+				 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), id);
 	json_object_put(o);
 	if (ret)
 		log_warn("failed to store a snapshot: %s", strerror(-ret));

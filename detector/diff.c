@@ -239,8 +239,8 @@ int diff_snapshots(const struct snapshot *a, const struct snapshot *b, struct di
 	ret = ret ?: diff_str(out, CHANGE_IDENTITY, SEV_WARNING, "vendor", ia->vendor, ib->vendor);
 	/* A new model under the same vendor is news, not harm: what harms is in features. */
 	if (!ret && ia->family != ib->family)
-		ret = push_u64(out, CHANGE_IDENTITY, SEV_NOTICE, "family", "0x%" PRIx64,
-			       ia->family, ib->family);
+		ret = push_u64(out, CHANGE_IDENTITY, SEV_NOTICE, "family", "0x%" PRIx64, ia->family,
+			       ib->family);
 	if (!ret && ia->model != ib->model)
 		ret = push_u64(out, CHANGE_IDENTITY, SEV_NOTICE, "model", "0x%" PRIx64, ia->model,
 			       ib->model);

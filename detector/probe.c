@@ -204,8 +204,8 @@ static int child_main(void *arg)
  * Wait for the child to exit.  Returns 0 when it exited, 1 when it stopped making progress
  * for @stall_ms or ran past @deadline (it is then killed); either way it is reaped.
  */
-static int wait_child(pid_t pid, int pidfd, struct child_args *c, int stall_ms,
-		      uint64_t deadline, int *status)
+static int wait_child(pid_t pid, int pidfd, struct child_args *c, int stall_ms, uint64_t deadline,
+		      int *status)
 {
 	size_t seen = c->at;
 	int silent = 0;

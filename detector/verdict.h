@@ -61,7 +61,7 @@ struct verdict_result {
 	int64_t last_mono_ns, last_real_ns;
 	struct json_object *reasons; /* array of {kind, subject, weight, count, summary, ...} */
 	bool hardware; /* some reason is hardware evidence */
-	bool loss;     /* some reason is critical or forces high: programs are at risk */
+	bool loss; /* some reason is critical or forces high: programs are at risk */
 };
 
 /**

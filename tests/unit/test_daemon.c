@@ -195,8 +195,7 @@ static void sigill_child(const char *mode, const char *arg)
 	waitpid(pid, &status, 0);
 }
 
-Test(daemon, sigill_reaches_store_hook_and_textfile, .init = setup, .fini = teardown,
-     .timeout = 60)
+Test(daemon, sigill_reaches_store_hook_and_textfile, .init = setup, .fini = teardown, .timeout = 60)
 {
 	pid_t pid = start_daemon(path("cpudrift.conf"));
 	char cmd[600], *events, *hook_json = NULL, *prom;
@@ -280,8 +279,10 @@ static void expect_config_error(const char *text, const char *needle)
 
 Test(daemon, bad_configuration_is_fatal_with_file_line_key, .init = setup, .fini = teardown)
 {
-	expect_config_error("interval = 60\nbogus_key = 1\n", "bad.conf:2: unknown key 'bogus_key'");
-	expect_config_error("# comment\n\ninterval = soon\n", "bad.conf:3: bad value for 'interval'");
+	expect_config_error("interval = 60\nbogus_key = 1\n",
+			    "bad.conf:2: unknown key 'bogus_key'");
+	expect_config_error("# comment\n\ninterval = soon\n",
+			    "bad.conf:3: bad value for 'interval'");
 	expect_config_error("interval\n", "bad.conf:1");
 	/* An explicit --config that does not exist is an error, not the defaults. */
 	{
@@ -364,6 +365,7 @@ Test(daemon, unit_sets_the_same_glibc_mask_as_the_program)
 
 	cr_assert_not_null(unit);
 	snprintf(want, sizeof(want), "Environment=GLIBC_TUNABLES=%s\n", DAEMON_HWCAPS_TUNABLE);
-	cr_expect(strstr(unit, want), "the unit's GLIBC_TUNABLES differs from DAEMON_HWCAPS_TUNABLE");
+	cr_expect(strstr(unit, want),
+		  "the unit's GLIBC_TUNABLES differs from DAEMON_HWCAPS_TUNABLE");
 	free(unit);
 }
