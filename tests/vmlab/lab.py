@@ -275,7 +275,10 @@ def main():
     w = [max(len(r[i]) for r in rows + [("scenario", "expected", "observed", "pass")]) for i in range(3)]
     for r in [("scenario", "expected", "observed", "pass")] + rows:
         print(f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2][:70]:<{min(w[2], 70)}}  {r[3]}")
-    print(f"lab: {len(names)} scenario(s), {failed} failed check(s), {time.monotonic() - t0:.0f} s")
+    passed = sum(1 for r in rows if r[3] == "pass")
+    skipped = sum(1 for r in rows if r[3] == "SKIP")
+    print(f"lab: {len(names)} scenario(s) in {time.monotonic() - t0:.0f} s")
+    print(f"lab: {passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 
