@@ -195,18 +195,19 @@ catalogdir ?= /usr/lib/systemd/catalog
 # The unit names $(bindir)/cpudrift; the config is never overwritten once installed.
 install: $(PROG)
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(unitdir) $(DESTDIR)$(catalogdir) \
-		$(DESTDIR)$(sysconfdir)/cpudrift/hooks.d
+		$(DESTDIR)$(sysconfdir)/cpudrift/hooks.d $(DESTDIR)$(mandir)/man8
 	install -m 0755 $(PROG) $(DESTDIR)$(bindir)/cpudrift
 	sed 's|/usr/local/bin/cpudrift|$(bindir)/cpudrift|' packaging/systemd/cpudrift.service \
 		> $(DESTDIR)$(unitdir)/cpudrift.service
 	chmod 0644 $(DESTDIR)$(unitdir)/cpudrift.service
 	install -m 0644 packaging/catalog/cpudrift.catalog $(DESTDIR)$(catalogdir)/cpudrift.catalog
+	install -m 0644 packaging/cpudrift.8 $(DESTDIR)$(mandir)/man8/cpudrift.8
 	[ -e $(DESTDIR)$(sysconfdir)/cpudrift/cpudrift.conf ] || \
 		install -m 0644 packaging/cpudrift.conf $(DESTDIR)$(sysconfdir)/cpudrift/cpudrift.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/cpudrift $(DESTDIR)$(unitdir)/cpudrift.service \
-		$(DESTDIR)$(catalogdir)/cpudrift.catalog
+		$(DESTDIR)$(catalogdir)/cpudrift.catalog $(DESTDIR)$(mandir)/man8/cpudrift.8
 
 # --- style ----------------------------------------------------------------------------------
 

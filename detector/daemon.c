@@ -569,7 +569,8 @@ int daemon_run(const struct daemon_opts *o)
 
 	ret = loop(&d);
 	sd_notify(0, "STOPPING=1");
-	d.tf.degraded = d.degraded;
+	d.tf.stopped = true;
+	write_textfile(&d);
 out:
 	teardown(&d);
 	return ret;

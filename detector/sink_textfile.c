@@ -67,7 +67,8 @@ int textfile_render(const struct textfile_state *t, FILE *f)
 	bool other = t->faults[TEXTFILE_MAX_FAULT_SERIES].n > 0;
 	int id;
 
-	gauge(f, "cpudrift_up", "1 while the cpudrift daemon runs and writes this file.", 1);
+	gauge(f, "cpudrift_up", "1 while the cpudrift daemon runs, 0 once it stopped cleanly.",
+	      !t->stopped);
 	gauge(f, "cpudrift_degraded",
 	      "1 when the daemon runs without its BPF sources (no root, BTF or BPF): faults and "
 	      "VM stalls are not watched.",

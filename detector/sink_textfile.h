@@ -27,6 +27,7 @@ struct fault_count {
 
 /* Everything the file shows; the daemon keeps one and rewrites the file when it changes. */
 struct textfile_state {
+	bool stopped; /* the daemon stopped cleanly: cpudrift_up 0 */
 	bool degraded;
 	double start_time; /* seconds since the epoch */
 	int nvcpus;

@@ -247,6 +247,9 @@ Test(daemon, sigill_reaches_store_hook_and_textfile, .init = setup, .fini = tear
 	cr_expect(wait_for_file(path("cpudrift.prom"), "class=\"not-feature-related\"", 5000),
 		  "textfile does not count the fault: %s", read_file(path("cpudrift.prom")));
 	stop_daemon(pid);
+	/* A clean stop says so to the scraper. */
+	cr_expect(wait_for_file(path("cpudrift.prom"), "cpudrift_up 0", 1000),
+		  "textfile still says up after SIGTERM");
 }
 
 Test(daemon, second_daemon_refused, .init = setup, .fini = teardown, .timeout = 60)
@@ -356,6 +359,19 @@ Test(daemon, kill_9_during_storm_loses_nothing_shown, .init = setup, .fini = tea
 	free(before);
 	free(after);
 	stop_daemon(pid);
+}
+
+Test(daemon, alert_rules_pass_promtool)
+{
+	char *out;
+
+	if (system("command -v promtool >/dev/null 2>&1"))
+		cr_skip_test("promtool is not installed (Debian package prometheus)");
+	out = run_capture("promtool check rules " CPUDRIFT_SRCDIR
+			  "/packaging/prometheus/cpudrift.rules.yml 2>&1; echo \"exit=$?\"");
+	cr_expect(strstr(out, "SUCCESS: 5 rules found"), "promtool: %s", out);
+	cr_expect(strstr(out, "exit=0"), "promtool: %s", out);
+	free(out);
 }
 
 Test(daemon, unit_sets_the_same_glibc_mask_as_the_program)
