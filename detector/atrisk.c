@@ -72,12 +72,44 @@ static int hwcaps_level(const char *proc, int pid)
 	return level;
 }
 
+/*
+ * Whether the process asked glibc for x86-64-v2 code paths (GLIBC_TUNABLES with
+ * glibc.cpu.hwcaps=...-AVX2..., as cpudrift's own unit does).  Its own code may still use
+ * AVX2, so it stays listed, after the others.  Unreadable environments count as unmasked.
+ */
+static bool glibc_masked(const char *proc, int pid)
+{
+	char path[64], buf[16384];
+	bool masked = false;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/environ", proc, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+		const char *hw;
+
+		if (strncmp(buf + i, "GLIBC_TUNABLES=", 15))
+			continue;
+		hw = strstr(buf + i, "glibc.cpu.hwcaps=");
+		masked = hw && strstr(hw, "-AVX2");
+	}
+	return masked;
+}
+
 static int cmp_proc(const void *a, const void *b)
 {
 	const struct atrisk_proc *x = a, *y = b;
 
 	if (x->above_level != y->above_level)
 		return y->above_level - x->above_level;
+	if (x->glibc_masked != y->glibc_masked)
+		return x->glibc_masked - y->glibc_masked;
 	if (x->start_boot_ns != y->start_boot_ns)
 		return x->start_boot_ns < y->start_boot_ns ? -1 : 1;
 	return x->pid - y->pid;
@@ -113,6 +145,7 @@ int atrisk_scan(const char *proc, int64_t change_boot_ns, int level_now, struct 
 		p.exe[n > 0 ? n : 0] = 0;
 		p.hwcaps_level = hwcaps_level(proc, p.pid);
 		p.above_level = level_now > 0 && p.hwcaps_level > level_now;
+		p.glibc_masked = glibc_masked(proc, p.pid);
 		if (out->n == out->cap) {
 			size_t cap = out->cap ? out->cap * 2 : 64;
 			struct atrisk_proc *v = realloc(out->v, cap * sizeof(*v));
@@ -162,6 +195,7 @@ struct json_object *atrisk_to_json(const struct atrisk_list *l, int64_t change_b
 		json_object_object_add(j, "start_boot_ns", json_object_new_int64(p->start_boot_ns));
 		json_object_object_add(j, "hwcaps_level", json_object_new_int(p->hwcaps_level));
 		json_object_object_add(j, "above_level", json_object_new_boolean(p->above_level));
+		json_object_object_add(j, "glibc_masked", json_object_new_boolean(p->glibc_masked));
 		json_object_array_add(a, j);
 	}
 	json_object_object_add(o, "change_boot_ns", json_object_new_int64(change_boot_ns));

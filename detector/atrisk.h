@@ -24,11 +24,12 @@ struct atrisk_proc {
 	int64_t start_boot_ns; /* CLOCK_BOOTTIME at start, clock-tick resolution */
 	int hwcaps_level; /* highest glibc-hwcaps/x86-64-vN it maps; 0: none */
 	bool above_level; /* hwcaps_level above the VM's level now */
+	bool glibc_masked; /* started with GLIBC_TUNABLES masking AVX2: glibc stays on v2 */
 };
 
 struct atrisk_list {
 	size_t n, cap;
-	struct atrisk_proc *v; /* those above the level first, then by start time */
+	struct atrisk_proc *v; /* above the level first, glibc-masked last, then by start */
 };
 
 /**

@@ -200,3 +200,42 @@ Test(atrisk, hwcaps_above_the_level_and_kernel_threads)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_expect_eq(system(cmd), 0);
 }
+
+Test(atrisk, glibc_masked_processes_are_flagged_and_listed_last)
+{
+	struct atrisk_list l;
+	const struct atrisk_proc *plain_p, *masked_p;
+	pid_t plain, masked;
+	size_t ip = 0, im = 0;
+
+	/* The masked one starts first: only the flag can put it after the other. */
+	masked = fork();
+	cr_assert_geq(masked, 0);
+	if (!masked) {
+		setenv("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F", 1);
+		execlp("sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	wait_exec(masked);
+	usleep(20000); /* start times have clock-tick (10 ms) resolution */
+	plain = start_sleep();
+	wait_exec(plain);
+	usleep(20000);
+	cr_assert_eq(atrisk_scan("/proc", boot_ns(), 4, &l), 0);
+	plain_p = find(&l, plain);
+	masked_p = find(&l, masked);
+	cr_assert_not_null(plain_p);
+	cr_assert_not_null(masked_p, "a masked process is still listed: its own code may use AVX2");
+	cr_expect_not(plain_p->glibc_masked);
+	cr_expect(masked_p->glibc_masked);
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.v[i].pid == plain)
+			ip = i;
+		if (l.v[i].pid == masked)
+			im = i;
+	}
+	cr_expect_gt(im, ip, "the masked process should come after the unmasked one");
+	atrisk_list_free(&l);
+	stop(plain);
+	stop(masked);
+}
