@@ -139,14 +139,15 @@ int capture_vcpu(struct vcpu_dump *v)
 		max = MAX_RANGE_LEAVES - 1;
 	take(&w, 1, 0, r);
 	hv = r[REG_ECX] >> 31 & 1;
-	if (max >= 7) {
-		uint32_t r7[4];
+	for (uint32_t leaf = 2; leaf <= max; leaf++) {
+		/* Leaf 0x12 exists only with SGX, which leaf 7 (already taken) reports. */
+		if (leaf == 0x12) {
+			const struct leafval *l7 = vcpu_dump_get(v, 7, 0);
 
-		hw_cpuid(7, 0, r7);
-		sgx = r7[REG_EBX] >> 2 & 1;
-	}
-	for (uint32_t leaf = 2; leaf <= max; leaf++)
+			sgx = l7 && (l7->r[REG_EBX] >> 2 & 1);
+		}
 		walk_leaf(&w, leaf, sgx);
+	}
 
 	take(&w, EXT_BASE, 0, r);
 	max = r[REG_EAX];

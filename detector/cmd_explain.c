@@ -118,9 +118,8 @@ static struct json_object *machine_json(const struct attribution *a, const struc
 
 static struct json_object *explain_json(const uint8_t *b, int n, const struct attribution *a)
 {
-	struct json_object *o = json_object_new_object(), *feats = json_object_new_array();
+	struct json_object *o = json_object_new_object();
 	char hex[2 * 64 + 1] = "";
-	int id;
 
 	for (int i = 0; i < n && i < 64; i++)
 		snprintf(hex + 2 * i, 3, "%02x", b[i]);
@@ -134,9 +133,7 @@ static struct json_object *explain_json(const uint8_t *b, int n, const struct at
 	json_object_object_add(o, "isa_set", json_object_new_string(a->isa_set));
 	json_object_object_add(o, "isa_ext", json_object_new_string(a->isa_ext));
 	json_object_object_add(o, "deliberate_trap", json_object_new_boolean(a->deliberate_trap));
-	featset_for_each (id, &a->features)
-		json_object_array_add(feats, json_object_new_string(feature_table[id].name));
-	json_object_object_add(o, "features", feats);
+	json_object_object_add(o, "features", featset_to_json(&a->features));
 	return o;
 }
 

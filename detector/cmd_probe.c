@@ -84,10 +84,8 @@ static const char *xcr0_str(const struct probe_row *row, const struct snapshot *
 static struct json_object *report_json(const struct probe_report *r, const struct snapshot *s)
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
-	struct json_object *sh = json_object_new_object(), *names = json_object_new_array();
-	const char *sorted[FEAT__COUNT];
+	struct json_object *sh = json_object_new_object(), *names;
 	char hash[17];
-	int nnames;
 
 	for (size_t i = 0; i < r->n; i++) {
 		const struct probe_row *row = &r->rows[i];
@@ -119,9 +117,7 @@ static struct json_object *report_json(const struct probe_report *r, const struc
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "probes", arr);
-	nnames = featset_names(&r->shadow, sorted);
-	for (int i = 0; i < nnames; i++)
-		json_object_array_add(names, json_object_new_string(sorted[i]));
+	names = featset_to_json(&r->shadow);
 	probe_shadow_hash_str(&r->shadow, hash);
 	json_object_object_add(sh, "features", names);
 	json_object_object_add(sh, "hash", json_object_new_string(hash));
@@ -131,16 +127,11 @@ static struct json_object *report_json(const struct probe_report *r, const struc
 	return root;
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static void report_print(const struct probe_report *r, const struct snapshot *s, FILE *f)
 {
 	const char *names[FEAT__COUNT];
 	char hash[17];
-	int n = 0, id;
+	int n;
 
 	fprintf(f, "%-20s %-4s %-4s %-12s %8s  %s\n", "FEATURE", "ADV", "XCR0", "RESULT", "TIME",
 		"DETAIL");
@@ -161,9 +152,7 @@ static void report_print(const struct probe_report *r, const struct snapshot *s,
 			row->advertised ? "yes" : "no", xcr0_str(row, s),
 			probe_result_name(row->result), row->obs.ns, detail);
 	}
-	featset_for_each (id, &r->shadow)
-		names[n++] = feature_table[id].name;
-	qsort(names, n, sizeof(names[0]), str_cmp);
+	n = featset_names(&r->shadow, names);
 	probe_shadow_hash_str(&r->shadow, hash);
 	fprintf(f, "\nshadow (masked but executable): %d feature%s, hash %s\n", n,
 		n == 1 ? "" : "s", hash);

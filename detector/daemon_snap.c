@@ -109,17 +109,6 @@ static int take(struct snapshot **out, struct probe_report **pr)
 	return 0;
 }
 
-static struct json_object *names(const struct featset *fs)
-{
-	struct json_object *a = json_object_new_array();
-	const char *n[FEAT__COUNT];
-	int k = featset_names(fs, n);
-
-	for (int i = 0; i < k; i++)
-		json_object_array_add(a, json_object_new_string(n[i]));
-	return a;
-}
-
 /*
  * One event for one comparison: cpuid.drift (in boot) or cpuid.boot_drift.  The severity
  * is the worst change; the subject the first removed feature, else the first change.
@@ -159,8 +148,8 @@ static void emit_drift(struct daemon *d, enum event_kind kind, const struct snap
 		 "CPUID changed%s: %d feature%s removed, %d added, %zu change%s, level v%d -> v%d",
 		 kind == EV_CPUID_BOOT_DRIFT ? " since the last boot" : "", nrem,
 		 nrem == 1 ? "" : "s", nadd, df->n, df->n == 1 ? "" : "s", a->level, b->level);
-	json_object_object_add(e->body, "removed", names(&removed));
-	json_object_object_add(e->body, "added", names(&added));
+	json_object_object_add(e->body, "removed", featset_to_json(&removed));
+	json_object_object_add(e->body, "added", featset_to_json(&added));
 	json_object_object_add(e->body, "level_before", json_object_new_int(a->level));
 	json_object_object_add(e->body, "level_after", json_object_new_int(b->level));
 	json_object_object_add(e->body, "diff", diff_to_json(df));
@@ -212,7 +201,7 @@ static void emit_probe_events(struct daemon *d, const struct probe_report *old,
 
 		snprintf(e->subject, sizeof(e->subject), "%s", n[0]);
 		json_object_object_add(e->body, "feature", json_object_new_string(n[0]));
-		json_object_object_add(e->body, "features", names(&came));
+		json_object_object_add(e->body, "features", featset_to_json(&came));
 		snprintf(e->summary, sizeof(e->summary),
 			 "%d advertised feature%s fault%s on execution, first %s", k,
 			 k == 1 ? "" : "s", k == 1 ? "s" : "", n[0]);
@@ -226,8 +215,8 @@ static void emit_probe_events(struct daemon *d, const struct probe_report *old,
 	if (!e)
 		return;
 	snprintf(e->subject, sizeof(e->subject), "shadow");
-	json_object_object_add(e->body, "removed", names(&gone));
-	json_object_object_add(e->body, "added", names(&came));
+	json_object_object_add(e->body, "removed", featset_to_json(&gone));
+	json_object_object_add(e->body, "added", featset_to_json(&came));
 	snprintf(e->summary, sizeof(e->summary),
 		 "masked-but-executable set changed (%d gone, %d new): the hardware under a frozen "
 		 "CPUID changed",

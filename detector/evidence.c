@@ -36,16 +36,6 @@ static void body_str(struct event *e, const char *k, const char *v)
 	json_object_object_add(e->body, k, json_object_new_string(v));
 }
 
-static struct json_object *feat_names(const struct featset *s)
-{
-	struct json_object *a = json_object_new_array();
-	int id;
-
-	featset_for_each (id, s)
-		json_object_array_add(a, json_object_new_string(feature_table[id].name));
-	return a;
-}
-
 static int cpuid_feed(struct evidence *t, const struct observation *o, struct evlist *out)
 {
 	struct featset gone, added;
@@ -69,8 +59,8 @@ static int cpuid_feed(struct evidence *t, const struct observation *o, struct ev
 			  featset_count(&gone), featset_count(&added),
 			  ident ? ", identity changed" : "");
 	if (e) {
-		json_object_object_add(e->body, "removed", feat_names(&gone));
-		json_object_object_add(e->body, "added", feat_names(&added));
+		json_object_object_add(e->body, "removed", featset_to_json(&gone));
+		json_object_object_add(e->body, "added", featset_to_json(&added));
 		body_str(e, "identity_before", t->cpuid.text);
 		body_str(e, "identity_after", o->text);
 		body_i64(e, "level_before", t->cpuid.cpuid.level);
@@ -96,8 +86,8 @@ static int shadow_feed(struct evidence *t, const struct observation *o, struct e
 			  "the masked-but-executable set changed: %d lost, %d gained",
 			  featset_count(&gone), featset_count(&added));
 	if (e) {
-		json_object_object_add(e->body, "lost", feat_names(&gone));
-		json_object_object_add(e->body, "gained", feat_names(&added));
+		json_object_object_add(e->body, "lost", featset_to_json(&gone));
+		json_object_object_add(e->body, "gained", featset_to_json(&added));
 	}
 	t->shadow = *o;
 	return evlist_push(out, e);
@@ -113,7 +103,7 @@ static int fault_feed(const struct observation *o, struct evlist *out)
 	if (e) {
 		e->pid = (int)o->fault.pid;
 		body_str(e, "class", o->text);
-		json_object_object_add(e->body, "features", feat_names(&o->feats));
+		json_object_object_add(e->body, "features", featset_to_json(&o->feats));
 	}
 	return evlist_push(out, e);
 }

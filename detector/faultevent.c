@@ -32,16 +32,6 @@ void faultevent_classify(const struct faultwatch_fault *f, const struct classify
 	classify_fault(&in, c);
 }
 
-static struct json_object *featlist(const struct featset *s)
-{
-	struct json_object *a = json_object_new_array();
-	int id;
-
-	featset_for_each (id, s)
-		json_object_array_add(a, json_object_new_string(feature_table[id].name));
-	return a;
-}
-
 static struct json_object *hexstr(uint64_t v)
 {
 	char buf[24];
@@ -85,8 +75,8 @@ static struct json_object *fault_json(const struct faultwatch_fault *f, const st
 		json_object_object_add(o, "text", json_object_new_string(a->text));
 		json_object_object_add(o, "isa_set", json_object_new_string(a->isa_set));
 	}
-	json_object_object_add(o, "features", featlist(&a->features));
-	json_object_object_add(o, "missing", featlist(&c->missing));
+	json_object_object_add(o, "features", featset_to_json(&a->features));
+	json_object_object_add(o, "missing", featset_to_json(&c->missing));
 	json_object_object_add(o, "class", json_object_new_string(fault_class_name(c->cls)));
 	json_object_object_add(o, "reason", json_object_new_string(c->reason));
 	json_object_object_add(o, "probe_confirms", json_object_new_boolean(c->probe_confirms));

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "features.h"
 
 const struct feature feature_table[FEAT__COUNT] = {
@@ -64,6 +66,17 @@ int featset_names(const struct featset *s, const char **out)
 		out[n++] = feature_table[id].name;
 	qsort(out, n, sizeof(*out), name_cmp);
 	return n;
+}
+
+struct json_object *featset_to_json(const struct featset *s)
+{
+	struct json_object *a = json_object_new_array();
+	const char *names[FEAT__COUNT];
+	int n = featset_names(s, names);
+
+	for (int i = 0; i < n && a; i++)
+		json_object_array_add(a, json_object_new_string(names[i]));
+	return a;
 }
 
 uint64_t featset_hash(const struct featset *s)

@@ -93,6 +93,9 @@ void featset_and(struct featset *out, const struct featset *a, const struct feat
 
 /** Names of the features in @s sorted by name; @out must hold FEAT__COUNT.  Returns count. */
 int featset_names(const struct featset *s, const char **out);
+struct json_object;
+/** The names of @s as a new JSON array, sorted by name (the one JSON form of a set). */
+struct json_object *featset_to_json(const struct featset *s);
 /**
  * A stable fingerprint of a set: 64-bit FNV-1a over the sorted names joined with ','.
  * Independent of table order, so adding rows to the table never changes old hashes.

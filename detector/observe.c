@@ -77,14 +77,8 @@ struct json_object *observe_to_json(const struct observation *o)
 		json_object_object_add(j, f->fields[i], json_object_new_int64(o->v[i]));
 	if (f->text_key)
 		json_object_object_add(j, f->text_key, json_object_new_string(o->text));
-	if (f->feats && o->has_feats) {
-		struct json_object *arr = json_object_new_array();
-		int id;
-
-		featset_for_each (id, &o->feats)
-			json_object_array_add(arr, json_object_new_string(feature_table[id].name));
-		json_object_object_add(j, "features", arr);
-	}
+	if (f->feats && o->has_feats)
+		json_object_object_add(j, "features", featset_to_json(&o->feats));
 	return j;
 }
 

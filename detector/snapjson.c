@@ -36,17 +36,6 @@ static struct json_object *hex64(uint64_t v)
 	return json_object_new_string(b);
 }
 
-static struct json_object *featset_json(const struct featset *fs)
-{
-	struct json_object *a = json_object_new_array();
-	const char *names[FEAT__COUNT];
-	int n = featset_names(fs, names);
-
-	for (int i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(names[i]));
-	return a;
-}
-
 static void add(struct json_object *o, const char *k, struct json_object *v)
 {
 	json_object_object_add(o, k, v);
@@ -104,11 +93,11 @@ struct json_object *snapshot_to_json(const struct snapshot *s)
 	}
 	add(o, "xcr0", s->has_xcr0 ? hex64(s->xcr0) : NULL);
 	add(o, "x86_64_level", json_object_new_int(s->level));
-	add(o, "features", featset_json(&s->features));
+	add(o, "features", featset_to_json(&s->features));
 	if (s->has_shadow) {
 		struct json_object *sh = json_object_new_object();
 
-		add(sh, "features", featset_json(&s->shadow));
+		add(sh, "features", featset_to_json(&s->shadow));
 		char hash[17];
 
 		probe_shadow_hash_str(&s->shadow, hash);
