@@ -18,6 +18,7 @@
 
 #include "atrisk.h"
 #include "event.h"
+#include "testutil.h"
 
 TestSuite(atrisk);
 
@@ -166,7 +167,6 @@ Test(atrisk, hwcaps_above_the_level_and_kernel_threads)
 	long hz = sysconf(_SC_CLK_TCK);
 	struct atrisk_list l;
 	const struct atrisk_proc *p;
-	char cmd[600];
 
 	cr_assert_not_null(mkdtemp(dir));
 	put_stat(dir, 100, "java (x) y", 0x400100, 5 * hz);
@@ -197,8 +197,7 @@ Test(atrisk, hwcaps_above_the_level_and_kernel_threads)
 	cr_expect(!find(&l, 100)->above_level);
 	atrisk_list_free(&l);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	tu_rmtree(dir);
 }
 
 Test(atrisk, glibc_masked_processes_are_flagged_and_listed_last)

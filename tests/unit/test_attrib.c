@@ -15,6 +15,7 @@
 
 #include "attrib.h"
 #include "features.h"
+#include "testutil.h"
 
 #define CORPUS CPUDRIFT_SRCDIR "/tests/fixtures/attrib_corpus.txt"
 #define XED_DIR CPUDRIFT_SRCDIR "/../shared/data/xed-cpuid"
@@ -165,7 +166,7 @@ static void expected_set(const char *expect, struct attribution *want)
 
 Test(attrib, corpus_assembled_with_gnu_as)
 {
-	char dir[] = "/tmp/cpudrift-attrib-XXXXXX", cmd[600];
+	char dir[] = "/tmp/cpudrift-attrib-XXXXXX";
 	struct corpus_line *v;
 	char seen_sets[256][48];
 	int nsets = 0, n, bad = 0;
@@ -209,8 +210,7 @@ Test(attrib, corpus_assembled_with_gnu_as)
 	}
 	cr_expect_eq(bad, 0);
 	cr_expect_geq(nsets, 60, "the corpus covers %d ISA sets, at least 60 wanted", nsets);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	tu_rmtree(dir);
 	free(bin);
 	free(v);
 }

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "daemon.h"
+#include "testutil.h"
 
 static char dir[256];
 /* The daemon a test started last: teardown stops it even when an assertion failed. */
@@ -56,24 +57,6 @@ static void write_file(const char *p, const char *text, mode_t mode)
 	chmod(p, mode);
 }
 
-static char *read_file(const char *p)
-{
-	FILE *f = fopen(p, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, n + 1);
-	if (fread(buf, 1, n, f) != (size_t)n)
-		buf[0] = 0;
-	fclose(f);
-	return buf;
-}
-
 static void setup(void)
 {
 	char conf[2048];
@@ -107,8 +90,6 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[300];
-
 	if (daemon_pid > 0) {
 		kill(daemon_pid, SIGKILL);
 		waitpid(daemon_pid, NULL, 0);
@@ -116,9 +97,7 @@ static void teardown(void)
 	}
 	if (!dir[0])
 		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		cr_log_warn("could not remove %s", dir);
+	tu_rmtree(dir);
 	dir[0] = 0;
 }
 
@@ -143,7 +122,7 @@ static pid_t start_daemon(const char *conf)
 static bool wait_for_file(const char *p, const char *needle, int ms)
 {
 	for (int t = 0; t < ms; t += 50) {
-		char *s = read_file(p);
+		char *s = tu_read_file(p);
 		bool ok = s && (!needle || strstr(s, needle));
 
 		free(s);
@@ -201,8 +180,8 @@ Test(daemon, sigill_reaches_store_hook_and_textfile, .init = setup, .fini = tear
 	char cmd[600], *events, *hook_json = NULL, *prom;
 
 	cr_assert(wait_for_file(path("cpudrift.prom"), "cpudrift_up 1", 20000),
-		  "no textfile after 20 s; daemon log:\n%s", read_file(path("daemon.log")));
-	prom = read_file(path("cpudrift.prom"));
+		  "no textfile after 20 s; daemon log:\n%s", tu_read_file(path("daemon.log")));
+	prom = tu_read_file(path("cpudrift.prom"));
 	cr_expect_null(strstr(prom, "class=\"not-feature-related\""), "fault counted too early");
 	free(prom);
 
@@ -245,7 +224,7 @@ Test(daemon, sigill_reaches_store_hook_and_textfile, .init = setup, .fini = tear
 
 	/* 3. the textfile counts it */
 	cr_expect(wait_for_file(path("cpudrift.prom"), "class=\"not-feature-related\"", 5000),
-		  "textfile does not count the fault: %s", read_file(path("cpudrift.prom")));
+		  "textfile does not count the fault: %s", tu_read_file(path("cpudrift.prom")));
 	stop_daemon(pid);
 	/* A clean stop says so to the scraper. */
 	cr_expect(wait_for_file(path("cpudrift.prom"), "cpudrift_up 0", 1000),
@@ -376,7 +355,7 @@ Test(daemon, alert_rules_pass_promtool)
 
 Test(daemon, unit_sets_the_same_glibc_mask_as_the_program)
 {
-	char *unit = read_file(CPUDRIFT_SRCDIR "/packaging/systemd/cpudrift.service");
+	char *unit = tu_read_file(CPUDRIFT_SRCDIR "/packaging/systemd/cpudrift.service");
 	char want[600];
 
 	cr_assert_not_null(unit);

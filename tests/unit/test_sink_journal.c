@@ -25,6 +25,7 @@
 #include <systemd/sd-journal.h>
 
 #include "sink_journal.h"
+#include "testutil.h"
 
 #define CATALOG CPUDRIFT_SRCDIR "/packaging/catalog/cpudrift.catalog"
 #define JOURNALD "/lib/systemd/systemd-journald"
@@ -34,13 +35,9 @@ TestSuite(sink_journal);
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
+	char *buf = tu_read_file(path);
 
-	cr_assert(f, "cannot open %s", path);
-	cr_assert_gt(getdelim(&buf, &len, 0, f), 0);
-	fclose(f);
+	cr_assert(buf && *buf, "cannot read %s, or it is empty", path);
 	return buf;
 }
 
@@ -95,8 +92,7 @@ Test(sink_journal, catalog_compiles)
 				found++;
 	cr_expect_eq(pclose(p), 0);
 	cr_expect_eq(found, EV__COUNT, "journalctl lists %d of %d ids", found, EV__COUNT);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	cr_expect_eq(system(cmd), 0);
+	tu_rmtree(root);
 }
 
 static struct event *sample_event(void)

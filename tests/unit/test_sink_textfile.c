@@ -20,6 +20,7 @@
 
 #include "features.h"
 #include "sink_textfile.h"
+#include "testutil.h"
 
 #define NODE_EXPORTER "/usr/bin/prometheus-node-exporter"
 #define PROMTOOL "/usr/bin/promtool"
@@ -34,11 +35,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		cr_log_warn("could not remove %s", dir);
+	tu_rmtree(dir);
 }
 
 TestSuite(sink_textfile, .init = setup, .fini = teardown);

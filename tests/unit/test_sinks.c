@@ -31,6 +31,7 @@
 #include "sink_hooks.h"
 #include "sink_journal.h"
 #include "sink_textfile.h"
+#include "testutil.h"
 
 #define CATALOG CPUDRIFT_SRCDIR "/packaging/catalog/cpudrift.catalog"
 
@@ -46,11 +47,7 @@ static void mkdir_tmp(void)
 
 static void rm_tmp(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		cr_log_warn("could not remove %s", dir);
+	tu_rmtree(dir);
 }
 
 static int64_t mono_ms(void)
@@ -84,22 +81,6 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	fputs(text, f);
 	fclose(f);
 	chmod(path, mode);
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return NULL;
-	if (getdelim(&buf, &len, 0, f) < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
 }
 
 static struct hooks *new_hooks(const char *hdir, unsigned timeout_ms, unsigned rate)
@@ -170,13 +151,13 @@ Test(sink_hooks, hook_gets_json_on_stdin_and_fields_in_env)
 	cr_expect_eq(st.failed, 0, "%s", hooks_last_error(h));
 
 	snprintf(path, sizeof(path), "%s/stdin.json", dir);
-	json = read_file(path);
+	json = tu_read_file(path);
 	cr_assert(json, "the hook did not run");
 	got = json_tokener_parse(json);
 	want = event_to_json(e);
 	cr_expect(json_object_equal(got, want), "stdin was %s", json);
 	snprintf(path, sizeof(path), "%s/env.txt", dir);
-	env = read_file(path);
+	env = tu_read_file(path);
 	cr_assert(env);
 	cr_expect(strstr(env, "CPUDRIFT_KIND=fault.sigill\n"), "%s", env);
 	cr_expect(strstr(env, "CPUDRIFT_SEVERITY=critical\n"), "%s", env);
@@ -242,7 +223,7 @@ Test(sink_hooks, hanging_hook_is_killed_with_its_children)
 	cr_expect_eq(st.timed_out, 1);
 	cr_expect(strstr(hooks_last_error(h), "timed out"), "%s", hooks_last_error(h));
 	snprintf(path, sizeof(path), "%s/sleep.pid", dir);
-	pidtxt = read_file(path);
+	pidtxt = tu_read_file(path);
 	cr_assert(pidtxt, "the hook did not start its child");
 	grandchild = atoi(pidtxt);
 	usleep(100000);

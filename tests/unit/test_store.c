@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "testutil.h"
 
 #define FIXTURE_V1 CPUDRIFT_SRCDIR "/tests/fixtures/store-v1.sql"
 
@@ -30,11 +31,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		cr_log_warn("could not remove %s", dir);
+	tu_rmtree(dir);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include "testutil.h"
 
 #define UNIT CPUDRIFT_SRCDIR "/packaging/systemd/cpudrift.service"
 #define ANALYZE "/usr/bin/systemd-analyze"
@@ -21,13 +22,9 @@ TestSuite(unit);
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
+	char *buf = tu_read_file(path);
 
-	cr_assert(f, "cannot open %s", path);
-	cr_assert_gt(getdelim(&buf, &len, 0, f), 0);
-	fclose(f);
+	cr_assert(buf && *buf, "cannot read %s, or it is empty", path);
 	return buf;
 }
 
@@ -78,8 +75,7 @@ Test(unit, systemd_analyze_verify_is_silent)
 	cr_expect_eq(rc, 0, "systemd-analyze verify failed:\n%s", out);
 	cr_expect_str_eq(out, "", "systemd-analyze verify said:\n%s", out);
 	free(out);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	cr_expect_eq(system(cmd), 0);
+	tu_rmtree(tmp);
 }
 
 static const char *const hardening[] = {
