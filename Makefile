@@ -50,7 +50,7 @@ CFLAGS ?= -O2 -g
 VERSION := 0.1.0
 ALL_CFLAGS = -std=gnu11 -DCPUDRIFT_VERSION='"$(VERSION)"' $(ARCH_FLAGS) $(CFLAGS) -Wall -Wextra -Werror -Werror=undef \
 	-Wno-missing-field-initializers -D_GNU_SOURCE -MMD -MP \
-	-I$(OUT) -iquote detector -iquote probes $(PKG_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS)
+	-I$(OUT) -iquote detector -iquote . $(PKG_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(EXTRA_LDFLAGS)
 
 BPF_ARCH := x86
@@ -58,15 +58,15 @@ BPF_ARCH := x86
 # field offsets at load time, so it serves other kernels too.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -Ibpf -I$(OUT)
 
-DETECTOR_SRCS := $(wildcard detector/*.c)
+DETECTOR_SRCS := $(wildcard detector/*/*.c)
 PROBE_SRCS := $(wildcard probes/*.c)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 TEST_SRCS := $(wildcard tests/unit/*.c)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 
-LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out detector/main.c,$(DETECTOR_SRCS)) $(PROBE_SRCS))
-MAIN_OBJ := $(OUT)/detector/main.o
+LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out detector/cli/main.c,$(DETECTOR_SRCS)) $(PROBE_SRCS))
+MAIN_OBJ := $(OUT)/detector/cli/main.o
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 TEST_OBJS := $(patsubst %.c,$(OUT)/%.o,$(TEST_SRCS))
 HELPERS := $(patsubst tests/helpers/%.c,$(OUT)/tests/helpers/%,$(HELPER_SRCS))

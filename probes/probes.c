@@ -7,7 +7,7 @@
  */
 #include <stddef.h>
 
-#include "probes.h"
+#include "probes/probes.h"
 
 #define P(sym, name, setup, ins, after, fl, osf, osk)                            \
 	__asm__(".pushsection .text.cpudrift_probes,\"ax\",@progbits\n\t"        \
@@ -22,7 +22,7 @@
 	int cpudrift_probe_##sym(void *scratch);                                 \
 	extern const uint8_t cpudrift_probe_##sym##_insn[], cpudrift_probe_##sym##_end[];
 #define U(name, why)
-#include "probes.def"
+#include "probes/probes.def"
 #undef P
 #undef U
 
@@ -37,7 +37,7 @@ const struct probe_def probe_table[] = {
 	  .os_kflag = osk,                            \
 	  .flags = fl },
 #define U(name, why) { .feature = name, .unprobeable = why },
-#include "probes.def"
+#include "probes/probes.def"
 #undef P
 #undef U
 };

@@ -12,10 +12,10 @@
 
 #include <libcpuid/libcpuid.h>
 
-#include "capture.h"
-#include "diff.h"
-#include "hw.h"
-#include "log.h"
+#include "capture/capture.h"
+#include "analysis/diff.h"
+#include "capture/hw.h"
+#include "core/log.h"
 
 static double now_ns(void)
 {

@@ -16,12 +16,12 @@
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 
-#include "attrib.h"
-#include "capture.h"
-#include "classify.h"
-#include "faultwatch.h"
-#include "log.h"
-#include "snapshot.h"
+#include "analysis/attrib.h"
+#include "capture/capture.h"
+#include "analysis/classify.h"
+#include "capture/faultwatch.h"
+#include "core/log.h"
+#include "core/snapshot.h"
 
 #define NFAULTS 1000
 

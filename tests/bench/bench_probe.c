@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "probe.h"
+#include "capture/probe.h"
 
 #define PASSES 200
 

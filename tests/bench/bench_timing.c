@@ -18,9 +18,9 @@
 #include <linux/types.h>
 
 #include "../../bpf/stall.h"
-#include "log.h"
-#include "timesrc.h"
-#include "timing.h"
+#include "core/log.h"
+#include "capture/timesrc.h"
+#include "analysis/timing.h"
 
 struct ctx {
 	struct timing *tm;

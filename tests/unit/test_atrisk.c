@@ -16,8 +16,8 @@
 
 #include <criterion/criterion.h>
 
-#include "atrisk.h"
-#include "event.h"
+#include "capture/atrisk.h"
+#include "core/event.h"
 #include "testutil.h"
 
 TestSuite(atrisk);

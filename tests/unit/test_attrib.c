@@ -13,8 +13,8 @@
 #include <Zydis/Zydis.h>
 #include <criterion/criterion.h>
 
-#include "attrib.h"
-#include "features.h"
+#include "analysis/attrib.h"
+#include "core/features.h"
 #include "testutil.h"
 
 #define CORPUS CPUDRIFT_SRCDIR "/tests/fixtures/attrib_corpus.txt"

@@ -12,10 +12,10 @@
 
 #include <criterion/criterion.h>
 
-#include "attrib.h"
-#include "classify.h"
-#include "features.h"
-#include "probe.h"
+#include "analysis/attrib.h"
+#include "analysis/classify.h"
+#include "core/features.h"
+#include "capture/probe.h"
 
 static const uint8_t UD2[] = { 0x0f, 0x0b };
 static const uint8_t VADDPS_ZMM[] = { 0x62, 0xf1, 0x74, 0x48, 0x58, 0xc2 };

@@ -11,9 +11,9 @@
 
 #include <criterion/criterion.h>
 
-#include "config.h"
-#include "log.h"
-#include "timing.h"
+#include "formats/config.h"
+#include "core/log.h"
+#include "analysis/timing.h"
 
 #define EXAMPLE CPUDRIFT_SRCDIR "/packaging/cpudrift.conf"
 

@@ -19,7 +19,7 @@
 
 #include <sqlite3.h>
 
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "testutil.h"
 
 static char dir[256];

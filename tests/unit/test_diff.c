@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "diff.h"
-#include "log.h"
+#include "analysis/diff.h"
+#include "core/log.h"
 
 /* A small two-vCPU machine, built leaf by leaf: Intel-like, AVX2, hypervisor range. */
 static void put(struct vcpu_dump *v, uint32_t leaf, uint32_t sub, uint32_t a, uint32_t b,

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "capture.h"
-#include "dumpfmt.h"
-#include "log.h"
-#include "snapjson.h"
+#include "capture/capture.h"
+#include "formats/dumpfmt.h"
+#include "core/log.h"
+#include "formats/snapjson.h"
 
 #define FIXTURES CPUDRIFT_SRCDIR "/tests/fixtures/dumps/"
 

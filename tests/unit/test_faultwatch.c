@@ -15,13 +15,13 @@
 
 #include <criterion/criterion.h>
 
-#include "attrib.h"
-#include "capture.h"
-#include "classify.h"
-#include "faultwatch.h"
-#include "log.h"
-#include "probe.h"
-#include "snapshot.h"
+#include "analysis/attrib.h"
+#include "capture/capture.h"
+#include "analysis/classify.h"
+#include "capture/faultwatch.h"
+#include "core/log.h"
+#include "capture/probe.h"
+#include "core/snapshot.h"
 
 #define MAX_SEEN 4096
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "features.h"
+#include "core/features.h"
 
 static const char *const reg_names[] = { "eax", "ebx", "ecx", "edx" };
 

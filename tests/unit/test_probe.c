@@ -12,12 +12,12 @@
 
 #include <criterion/criterion.h>
 
-#include "attrib.h"
-#include "capture.h"
-#include "dumpfmt.h"
-#include "log.h"
-#include "probe.h"
-#include "snapshot.h"
+#include "analysis/attrib.h"
+#include "capture/capture.h"
+#include "formats/dumpfmt.h"
+#include "core/log.h"
+#include "capture/probe.h"
+#include "core/snapshot.h"
 
 TestSuite(probe);
 

@@ -24,7 +24,7 @@
 #include <criterion/criterion.h>
 #include <systemd/sd-journal.h>
 
-#include "sink_journal.h"
+#include "sinks/sink_journal.h"
 #include "testutil.h"
 
 #define CATALOG CPUDRIFT_SRCDIR "/packaging/catalog/cpudrift.catalog"

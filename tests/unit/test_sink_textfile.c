@@ -18,8 +18,8 @@
 
 #include <criterion/criterion.h>
 
-#include "features.h"
-#include "sink_textfile.h"
+#include "core/features.h"
+#include "sinks/sink_textfile.h"
 #include "testutil.h"
 
 #define NODE_EXPORTER "/usr/bin/prometheus-node-exporter"

@@ -26,11 +26,11 @@
 #include <criterion/criterion.h>
 #include <systemd/sd-journal.h>
 
-#include "features.h"
-#include "log.h"
-#include "sink_hooks.h"
-#include "sink_journal.h"
-#include "sink_textfile.h"
+#include "core/features.h"
+#include "core/log.h"
+#include "sinks/sink_hooks.h"
+#include "sinks/sink_journal.h"
+#include "sinks/sink_textfile.h"
 #include "testutil.h"
 
 #define CATALOG CPUDRIFT_SRCDIR "/packaging/catalog/cpudrift.catalog"

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "capture.h"
-#include "hw.h"
-#include "log.h"
-#include "snapjson.h"
+#include "capture/capture.h"
+#include "capture/hw.h"
+#include "core/log.h"
+#include "formats/snapjson.h"
 
 static struct snapshot *live(void)
 {

@@ -15,8 +15,8 @@
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 
-#include "log.h"
-#include "store.h"
+#include "core/log.h"
+#include "sinks/store.h"
 #include "testutil.h"
 
 #define FIXTURE_V1 CPUDRIFT_SRCDIR "/tests/fixtures/store-v1.sql"

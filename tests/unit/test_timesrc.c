@@ -14,8 +14,8 @@
 #include <linux/types.h>
 
 #include "../../bpf/stall.h"
-#include "log.h"
-#include "timesrc.h"
+#include "core/log.h"
+#include "capture/timesrc.h"
 
 TestSuite(timesrc);
 

@@ -10,10 +10,10 @@
 
 #include <criterion/criterion.h>
 
-#include "log.h"
-#include "observe.h"
-#include "replay.h"
-#include "timing.h"
+#include "core/log.h"
+#include "core/observe.h"
+#include "analysis/replay.h"
+#include "analysis/timing.h"
 
 #define REC(name) CPUDRIFT_SRCDIR "/tests/fixtures/recordings/" name
 

@@ -8,9 +8,9 @@
 
 #include <criterion/criterion.h>
 
-#include "log.h"
-#include "replay.h"
-#include "verdict.h"
+#include "core/log.h"
+#include "analysis/replay.h"
+#include "analysis/verdict.h"
 
 #define REC(name) CPUDRIFT_SRCDIR "/tests/fixtures/recordings/" name
 

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Why did it fault?  The order of the tests is the order of certainty: our own probes,
+ * then what the bytes say, then what CPUID said before and says now, then what the OS
+ * enables, and only when everything claims the feature works do we blame the hardware.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "analysis/classify.h"
+#include "capture/probe.h"
+
+static const char *const class_names[FC__COUNT] = {
+#define X(id, name, desc) [FC_##id] = name,
+	FAULT_CLASSES(X)
+#undef X
+};
+
+static const char *const class_descs[FC__COUNT] = {
+#define X(id, name, desc) [FC_##id] = desc,
+	FAULT_CLASSES(X)
+#undef X
+};
+
+#define X86_TRAP_NM 7 /* device not available: how XFD reports AMX without permission */
+
+const char *fault_class_name(enum fault_class c)
+{
+	return (unsigned)c < FC__COUNT ? class_names[c] : "?";
+}
+
+const char *fault_class_desc(enum fault_class c)
+{
+	return (unsigned)c < FC__COUNT ? class_descs[c] : "?";
+}
+
+int fault_class_lookup(const char *name)
+{
+	for (int i = 0; i < FC__COUNT; i++)
+		if (!strcmp(class_names[i], name))
+			return i;
+	return -1;
+}
+
+void classify_probe_from_report(const struct probe_report *r, struct classify_probe *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; r && i < r->n; i++) {
+		int f = r->rows[i].feature;
+
+		/* Several probes may test one feature: a mismatch outranks a success. */
+		if (f < 0 || (out->has[f] && out->result[f] == PROBE_R_MISMATCH))
+			continue;
+		out->has[f] = true;
+		out->result[f] = r->rows[i].result;
+	}
+}
+
+static void names(const struct featset *s, char *buf, size_t len)
+{
+	int id;
+
+	buf[0] = '\0';
+	featset_for_each (id, s) {
+		size_t used = strlen(buf);
+
+		if (used + 2 >= len)
+			break;
+		snprintf(buf + used, len - used, "%s%s", used ? "," : "", feature_table[id].name);
+	}
+}
+
+static bool probe_says(const struct classify_probe *p, const struct featset *s, enum probe_result r)
+{
+	int id;
+
+	if (!p)
+		return false;
+	featset_for_each (id, s)
+		if (p->has[id] && p->result[id] == r)
+			return true;
+	return false;
+}
+
+static bool needs_amx(const struct featset *s)
+{
+	int id;
+
+	featset_for_each (id, s)
+		if (feature_table[id].xstate & XSTATE_AMX)
+			return true;
+	return false;
+}
+
+static void set(struct classification *out, enum fault_class c, const char *fmt, const char *arg)
+{
+	out->cls = c;
+	snprintf(out->reason, sizeof(out->reason), fmt, arg);
+}
+
+void classify_fault(const struct classify_input *in, struct classification *out)
+{
+	const struct attribution *a = in->attr;
+	static const struct featset empty;
+	const struct featset *adv = in->advertised ? in->advertised : &empty;
+	struct featset earlier = { 0 };
+	char list[160];
+	int id;
+
+	memset(out, 0, sizeof(*out));
+	if (in->comm && !strcmp(in->comm, PROBE_COMM))
+		return set(out, FC_PROBE, "%s", "fault inside a cpudrift instruction probe");
+	if (!a || !a->decoded)
+		return set(out, FC_UNDECODABLE, "%s", "the bytes at the fault IP do not decode");
+	if (in->sig != SIGILL)
+		return set(out, FC_NOT_FEATURE_RELATED,
+			   "%s is not how a missing feature faults (#UD raises SIGILL)",
+			   in->sig == SIGSEGV ? "SIGSEGV" : "this signal");
+	if (a->deliberate_trap)
+		return set(out, FC_NOT_FEATURE_RELATED, "%s is a deliberate trap", a->mnemonic);
+	if (!featset_count(&a->features))
+		return set(out, FC_NOT_FEATURE_RELATED,
+			   "%s needs no CPUID feature (privileged or invalid in this context)",
+			   a->mnemonic);
+
+	featset_minus(&out->missing, &a->features, adv);
+	if (featset_count(&out->missing)) {
+		if (in->baseline)
+			for (int w = 0; w < FEATSET_WORDS; w++)
+				earlier.w[w] |= in->baseline->w[w];
+		if (in->at_start)
+			for (int w = 0; w < FEATSET_WORDS; w++)
+				earlier.w[w] |= in->at_start->w[w];
+		featset_and(&out->lost, &out->missing, &earlier);
+		if (featset_count(&out->lost)) {
+			names(&out->lost, list, sizeof(list));
+			return set(out, FC_FEATURE_LOST, "advertised earlier, not now: %s", list);
+		}
+		names(&out->missing, list, sizeof(list));
+		return set(out, FC_NEVER_ADVERTISED, "never advertised here: %s", list);
+	}
+
+	featset_for_each (id, &a->features)
+		if (!feature_xstate_enabled(id, in->has_xcr0, in->xcr0))
+			featset_add(&out->disabled, id);
+	if (featset_count(&out->disabled)) {
+		names(&out->disabled, list, sizeof(list));
+		return set(out, FC_OS_DISABLED, "XCR0 does not enable the state of: %s", list);
+	}
+	if (needs_amx(&a->features) && (in->amx_permitted == 0 || in->trap_nr == X86_TRAP_NM)) {
+		featset_for_each (id, &a->features)
+			if (feature_table[id].xstate & XSTATE_AMX)
+				featset_add(&out->disabled, id);
+		return set(out, FC_OS_DISABLED, "%s",
+			   "AMX used without ARCH_REQ_XCOMP_PERM permission");
+	}
+	if (probe_says(in->probe, &a->features, PROBE_R_OS_DISABLED)) {
+		out->disabled = a->features;
+		return set(out, FC_OS_DISABLED, "%s", "the probes found the OS keeps it disabled");
+	}
+
+	out->probe_confirms = probe_says(in->probe, &a->features, PROBE_R_MISMATCH);
+	names(&a->features, list, sizeof(list));
+	set(out, FC_ADVERTISED_BUT_FAULTING,
+	    out->probe_confirms ? "advertised and enabled, and the probe faults too: %s" :
+				  "advertised and enabled, yet it faulted: %s",
+	    list);
+}

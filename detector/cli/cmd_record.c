@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* cpudrift record: every timing observation (and periodic CPUID snapshots) as JSON lines. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/capture.h"
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/observe.h"
+#include "core/snapshot.h"
+#include "capture/timesrc.h"
+
+struct rec {
+	FILE *f;
+	int err;
+	long count[OBS__COUNT];
+	int64_t cpuid_every_ns, cpuid_next;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void write_obs(void *ctx, const struct observation *o)
+{
+	struct rec *r = ctx;
+	int err = observe_write(r->f, o);
+
+	/* Flushed line by line: a recording cut short by a crash is still a recording. */
+	if (!err && fflush(r->f))
+		err = -errno;
+	if (err && !r->err) {
+		r->err = err;
+		stop = 1;
+	}
+	r->count[o->src]++;
+}
+
+static void record_cpuid(struct rec *r)
+{
+	struct snapshot *s = NULL;
+	struct observation o;
+	struct errbuf err;
+
+	if (capture_snapshot(&s, NULL, &err)) {
+		log_warn("failed to capture CPUID: %s", err.msg);
+		return;
+	}
+	observe_from_snapshot(s, &o);
+	snapshot__free(s);
+	write_obs(r, &o);
+}
+
+static void on_wakeup(void *ctx)
+{
+	struct rec *r = ctx;
+	struct observation now;
+
+	if (!r->cpuid_every_ns)
+		return;
+	observe_init(&now, OBS_CPUID);
+	if (now.mono_ns >= r->cpuid_next) {
+		r->cpuid_next = now.mono_ns + r->cpuid_every_ns;
+		record_cpuid(r);
+	}
+}
+
+static int parse_sources(const char *list, unsigned *out)
+{
+	char *dup = strdup(list), *tok, *save;
+	int ret = 0;
+
+	*out = 0;
+	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int s = observe_source_lookup(tok);
+
+		if (s < 0 || s >= OBS_CPUID) {
+			log_err("failed to parse --sources: unknown timing source '%s'", tok);
+			ret = -EINVAL;
+			break;
+		}
+		*out |= 1u << s;
+	}
+	free(dup);
+	return ret;
+}
+
+static void usage(void)
+{
+	printf("usage: cpudrift record [-o FILE] [--duration S] [--sources LIST] [--stall-us N]\n"
+	       "                       [--cpuid-every S]\n\n"
+	       "Write every timing observation as one JSON line (see `cpudrift replay`).\n"
+	       "  -o, --output FILE   where to write (default: stdout)\n"
+	       "  -d, --duration S    stop after S seconds (default: until SIGINT/SIGTERM)\n"
+	       "  -s, --sources LIST  comma-separated timing sources (default: all):\n"
+	       "                      stall,clock_step,hostclock,tsc,clocksource,kmsg,steal,\n"
+	       "                      cpuid_latency,hre\n"
+	       "      --stall-us N    hrtimer lateness the kernel reports (default: the stall\n"
+	       "                      threshold)\n"
+	       "      --cpuid-every S also record a CPUID snapshot every S seconds (default 60,\n"
+	       "                      0: never)\n");
+}
+
+int cmd_record(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "sources", required_argument, NULL, 's' },
+		{ "stall-us", required_argument, NULL, 'S' },
+		{ "cpuid-every", required_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct timesrc_opts to;
+	struct timesrc *ts = NULL;
+	struct rec r = { .cpuid_every_ns = 60000000000LL };
+	const char *path = NULL;
+	double duration = 0;
+	struct errbuf err;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int c, ret;
+
+	timesrc_opts_default(&to);
+	while ((c = getopt_long(argc, argv, "o:d:s:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			path = optarg;
+			break;
+		case 'd':
+			duration = strtod(optarg, NULL);
+			if (duration <= 0) {
+				log_err("failed to parse --duration: '%s' is not a positive number",
+					optarg);
+				return EXIT_ERROR;
+			}
+			break;
+		case 's':
+			if (parse_sources(optarg, &to.sources))
+				return EXIT_ERROR;
+			break;
+		case 'S':
+			to.stall_ns = strtoll(optarg, NULL, 10) * 1000;
+			break;
+		case 'C':
+			r.cpuid_every_ns = strtoll(optarg, NULL, 10) * 1000000000LL;
+			break;
+		case 'v':
+			cli_verbose();
+			break;
+		case 'h':
+			usage();
+			return EXIT_OK;
+		default:
+			return EXIT_ERROR;
+		}
+	}
+	r.f = cli_open_out(path);
+	if (!r.f)
+		return EXIT_ERROR;
+	ret = timesrc__new(&ts, &to, write_obs, &r, &err);
+	if (ret) {
+		log_err("%s", err.msg);
+		cli_close_out(r.f, path);
+		return EXIT_ERROR;
+	}
+	if (log_get_level() >= LOG_LVL_INFO) {
+		struct json_object *st = timesrc_status(ts);
+
+		cli_print_json(stderr, st, true);
+		json_object_put(st);
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	on_wakeup(&r);
+	/* Baselines right away rather than one interval in. */
+	for (int s = OBS_HOSTCLOCK; s < OBS_CPUID; s++)
+		timesrc_sample(ts, s);
+	ret = timesrc_run(ts, (int64_t)(duration * 1e9), &stop, on_wakeup, &r);
+	timesrc_dispatch(ts, -1);
+	timesrc__free(ts);
+	if (ret)
+		log_err("failed to run the timing sources: %s", strerror(-ret));
+	if (r.err)
+		log_err("failed to write %s: %s", path ? path : "stdout", strerror(-r.err));
+	for (int s = 0; s < OBS__COUNT; s++)
+		if (r.count[s])
+			log_info("recorded %ld %s observations", r.count[s], obs_source_names[s]);
+	if (cli_close_out(r.f, path) || ret || r.err)
+		return EXIT_ERROR;
+	return EXIT_OK;
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cpudrift status: is the daemon running, in which mode and why, the baseline, the last
+ * snapshot and verdict, the counters.  Reads the store; works without the daemon.
+ * Exit 0 running in full mode, 1 not running or degraded, 2 error.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "formats/config.h"
+#include "core/log.h"
+#include "sinks/store.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cpudrift status [--json] [--state-dir DIR] [--config FILE]\n\n"
+		"Whether the daemon runs (full or degraded mode, and why), the baseline, the last\n"
+		"snapshot, the last verdict and the counters.\n\n"
+		"Exit status: 0 running in full mode, 1 not running or degraded, 2 error.\n");
+}
+
+static void fmt_time(int64_t ns, char *buf, size_t size)
+{
+	time_t t = ns / 1000000000;
+	struct tm tm;
+
+	if (!ns) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static struct json_object *snap_json(struct store *s, enum snap_select sel)
+{
+	struct json_object *o;
+	struct snapmeta m;
+	char when[32];
+
+	if (store_get_snapshot(s, sel, NULL, &m, NULL))
+		return NULL;
+	fmt_time(m.realtime_ns, when, sizeof(when));
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(m.id));
+	json_object_object_add(o, "kind", json_object_new_string(snap_kind_name(m.kind)));
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "boot_id", json_object_new_string(m.boot_id));
+	json_object_object_add(o, "x86_64_level", json_object_new_int(m.level));
+	json_object_object_add(o, "features", json_object_new_int(m.nfeatures));
+	json_object_object_add(o, "vendor", json_object_new_string(m.vendor));
+	json_object_object_add(o, "brand", json_object_new_string(m.brand));
+	return o;
+}
+
+static int last_cb(int64_t id, const struct event *e, void *arg)
+{
+	struct json_object **o = arg;
+
+	(void)id;
+	json_object_put(*o);
+	*o = event_to_json(e);
+	return 0;
+}
+
+static int fault_cb(const char *class_, const char *feature, int64_t n, void *arg)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "class", json_object_new_string(class_ ? class_ : ""));
+	json_object_object_add(o, "feature", json_object_new_string(feature ? feature : ""));
+	json_object_object_add(o, "count", json_object_new_int64(n));
+	json_object_array_add(arg, o);
+	return 0;
+}
+
+static struct json_object *collect(struct store *s, const char *dir, int running, int pid)
+{
+	static const char *const keys[] = { "mode", "mode_reason", "started", "version", "config" };
+	struct json_object *o = json_object_new_object(), *ev, *faults, *verdict = NULL;
+	struct event_query q = { .kind = EV_MIGRATION_SUSPECTED, .limit = 1 };
+	int64_t counts[EV__COUNT][SEV_CRITICAL + 1];
+	char buf[1024];
+
+	json_object_object_add(o, "state_dir", json_object_new_string(dir));
+	json_object_object_add(o, "running", json_object_new_boolean(running == 1));
+	if (running == 1 && pid > 0)
+		json_object_object_add(o, "pid", json_object_new_int(pid));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!store_get_status(s, keys[i], buf, sizeof(buf)))
+			json_object_object_add(o, keys[i], json_object_new_string(buf));
+	json_object_object_add(o, "baseline", snap_json(s, SEL_BASELINE));
+	json_object_object_add(o, "last_snapshot", snap_json(s, SEL_LATEST));
+	store_query_events(s, &q, last_cb, &verdict);
+	json_object_object_add(o, "last_verdict", verdict);
+	ev = json_object_new_object();
+	if (!store_event_counts(s, counts))
+		for (int k = 0; k < EV__COUNT; k++) {
+			int64_t n = 0;
+
+			for (int v = 0; v <= SEV_CRITICAL; v++)
+				n += counts[k][v];
+			if (n)
+				json_object_object_add(ev, event_kind_names[k],
+						       json_object_new_int64(n));
+		}
+	json_object_object_add(o, "events", ev);
+	faults = json_object_new_array();
+	store_fault_counters(s, fault_cb, faults);
+	json_object_object_add(o, "faults", faults);
+	json_object_object_add(o, "store_bytes", json_object_new_int64(store_size(s)));
+	return o;
+}
+
+static const char *str(struct json_object *o, const char *key, const char *def)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : def;
+}
+
+static void print_snap(const char *label, struct json_object *o)
+{
+	if (!o) {
+		printf("%-14s none\n", label);
+		return;
+	}
+	printf("%-14s %s  %s %s, x86-64-v%s, %s features (snapshot %s)\n", label,
+	       str(o, "time", "?"), str(o, "vendor", "?"), str(o, "brand", ""),
+	       str(o, "x86_64_level", "?"), str(o, "features", "?"), str(o, "id", "?"));
+}
+
+static void print_text(struct json_object *o)
+{
+	struct json_object *v, *ev, *faults;
+	const char *reason;
+
+	if (json_object_get_boolean(json_object_object_get(o, "running")))
+		printf("%-14s running (pid %s) since %s\n", "daemon:", str(o, "pid", "?"),
+		       str(o, "started", "?"));
+	else
+		printf("%-14s not running\n", "daemon:");
+	reason = str(o, "mode_reason", "");
+	printf("%-14s %s%s%s\n", "mode:", str(o, "mode", "unknown"), *reason ? ": " : "", reason);
+	printf("%-14s %s\n", "state dir:", str(o, "state_dir", "?"));
+	print_snap("baseline:", json_object_object_get(o, "baseline"));
+	print_snap("last snapshot:", json_object_object_get(o, "last_snapshot"));
+	v = json_object_object_get(o, "last_verdict");
+	printf("%-14s %s%s%s\n", "last verdict:", v ? str(v, "time", "?") : "none", v ? "  " : "",
+	       v ? str(v, "summary", "") : "");
+	ev = json_object_object_get(o, "events");
+	printf("%-14s", "events:");
+	if (!json_object_object_length(ev))
+		printf(" none");
+	json_object_object_foreach(ev, k, n) printf(" %s=%s", k, json_object_get_string(n));
+	printf("\n");
+	faults = json_object_object_get(o, "faults");
+	printf("%-14s", "faults:");
+	if (!json_object_array_length(faults))
+		printf(" none");
+	for (size_t i = 0; i < json_object_array_length(faults); i++) {
+		struct json_object *f = json_object_array_get_idx(faults, i);
+
+		printf(" %s/%s=%s", str(f, "class", "?"),
+		       *str(f, "feature", "") ? str(f, "feature", "") : "-", str(f, "count", "?"));
+	}
+	printf("\n");
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *state_dir = NULL, *config = NULL;
+	struct errbuf err = { "" };
+	struct json_object *o;
+	char dir[PATH_MAX];
+	struct store *s;
+	bool json = false, ok;
+	int c, running, pid = 0;
+
+	while ((c = getopt_long(argc, argv, "jd:c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'd':
+			state_dir = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'v':
+			cli_verbose();
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_ERROR;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_ERROR;
+	}
+	if (config_state_dir(state_dir, config, dir, sizeof(dir), &err)) {
+		log_err("failed to read the configuration: %s", err.msg);
+		return EXIT_ERROR;
+	}
+	running = store_lock_held(dir, &pid);
+	if (running < 0)
+		log_warn("cannot tell whether the daemon runs: %s", strerror(-running));
+	if (store__new(&s, dir, STORE_READONLY, &err)) {
+		log_err("failed to open the evidence store: %s", err.msg);
+		return EXIT_ERROR;
+	}
+	o = collect(s, dir, running, pid);
+	store__free(s);
+	if (json)
+		cli_print_json(stdout, o, false);
+	else
+		print_text(o);
+	ok = running == 1 && !strcmp(str(o, "mode", ""), "full");
+	json_object_put(o);
+	return ok ? EXIT_OK : EXIT_FOUND;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Prometheus textfile sink, for node_exporter's textfile collector.  The file is written
+ * to <path>.tmp and renamed over <path>, so a scrape never sees half of it.
+ *
+ * Cardinality is kept low on purpose (a fleet of many VMs scrapes it): per-feature
+ * labels appear only for features lost since the baseline and for faults, whose label
+ * sets are capped (TEXTFILE_MAX_FAULT_SERIES, the rest summed under feature="other").
+ */
+#ifndef CPUDRIFT_SINK_TEXTFILE_H
+#define CPUDRIFT_SINK_TEXTFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/event.h"
+#include "core/features.h"
+
+#define TEXTFILE_MAX_FAULT_SERIES 10
+
+struct fault_count {
+	char class_[48];
+	char feature[64];
+	int64_t n;
+};
+
+/* Everything the file shows; the daemon keeps one and rewrites the file when it changes. */
+struct textfile_state {
+	bool stopped; /* the daemon stopped cleanly: cpudrift_up 0 */
+	bool degraded;
+	double start_time; /* seconds since the epoch */
+	int nvcpus;
+	int features_advertised;
+	int x86_64_level;
+	int shadow_features; /* masked but executable; -1 when not probed */
+	struct featset lost; /* advertised by the baseline, not now */
+	double baseline_time; /* 0: none */
+	double last_snapshot_time;
+	double last_migration_time; /* last migration.suspected, 0: never */
+	int64_t events[EV__COUNT][SEV_CRITICAL + 1];
+	size_t nfaults;
+	struct fault_count faults[TEXTFILE_MAX_FAULT_SERIES + 1];
+	uint64_t hook_failures;
+	uint64_t bpf_lost_events;
+};
+
+/** Add @n faults of (@class_, @feature), folding overflow into feature "other". */
+void textfile_add_fault(struct textfile_state *t, const char *class_, const char *feature,
+			int64_t n);
+
+/** The metrics in the Prometheus text format.  0 or -errno. */
+int textfile_render(const struct textfile_state *t, FILE *f);
+
+/** Render to @path atomically.  0 or -errno (logged by the caller). */
+int textfile_write(const struct textfile_state *t, const char *path);
+
+#endif

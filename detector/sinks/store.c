@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "core/log.h"
+#include "sinks/store.h"
+#include "sinks/store_priv.h"
+
+/*
+ * migrations[i] takes a database from version i to version i + 1.  Never edit a shipped
+ * step: add a new one and bump STORE_SCHEMA_VERSION.
+ */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+	/* 0 -> 1: the first schema. */
+	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
+	"INSERT INTO schema_version VALUES (0);"
+	"CREATE TABLE snapshots (id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+	" realtime_ns INTEGER NOT NULL, boot_id TEXT NOT NULL, level INTEGER, nfeatures INTEGER,"
+	" vendor TEXT, brand TEXT, json TEXT NOT NULL);"
+	"CREATE TABLE probe_runs (id INTEGER PRIMARY KEY, realtime_ns INTEGER NOT NULL,"
+	" boot_id TEXT, json TEXT NOT NULL);"
+	"CREATE TABLE events (id INTEGER PRIMARY KEY, realtime_ns INTEGER NOT NULL,"
+	" monotonic_ns INTEGER, boot_id TEXT, kind TEXT NOT NULL, severity TEXT NOT NULL,"
+	" subject TEXT, pid INTEGER, summary TEXT, json TEXT NOT NULL);"
+	"CREATE TABLE fault_counters (class TEXT NOT NULL, feature TEXT NOT NULL,"
+	" count INTEGER NOT NULL, PRIMARY KEY (class, feature));"
+	"CREATE TABLE timing_samples (id INTEGER PRIMARY KEY, realtime_ns INTEGER NOT NULL,"
+	" source TEXT NOT NULL, value REAL, json TEXT);",
+
+	/* 1 -> 2: event counters that survive retention, daemon status, indexes, digests. */
+	"ALTER TABLE snapshots ADD COLUMN digest TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE event_counters (kind TEXT NOT NULL, severity TEXT NOT NULL,"
+	" count INTEGER NOT NULL, PRIMARY KEY (kind, severity));"
+	"INSERT INTO event_counters SELECT kind, severity, count(*) FROM events"
+	" GROUP BY kind, severity;"
+	"CREATE TABLE status (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE INDEX events_time ON events (realtime_ns);"
+	"CREATE INDEX snapshots_kind ON snapshots (kind, boot_id);",
+};
+
+static const char *const snap_kinds[] = {
+	[SNAP_BASELINE] = "baseline",
+	[SNAP_BOOT_FIRST] = "boot_first",
+	[SNAP_PERIODIC] = "periodic",
+	[SNAP_OLD_BASELINE] = "old_baseline",
+};
+
+const char *snap_kind_name(enum snap_kind k)
+{
+	return (unsigned)k <= SNAP_OLD_BASELINE ? snap_kinds[k] : "unknown";
+}
+
+int store_fail(struct store *s, const char *verb)
+{
+	log_err("failed to %s in %s: %s", verb, s->path, sqlite3_errmsg(s->db));
+	return -EIO;
+}
+
+int store_exec(struct store *s, const char *sql, const char *verb)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	log_err("failed to %s in %s: %s", verb, s->path, msg ? msg : "?");
+	sqlite3_free(msg);
+	return -EIO;
+}
+
+int store_tx_begin(struct store *s)
+{
+	return s->in_tx ? 0 : store_exec(s, "BEGIN IMMEDIATE", "begin a transaction");
+}
+
+int store_tx_end(struct store *s, int r)
+{
+	if (s->in_tx)
+		return r;
+	if (r) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	return store_exec(s, "COMMIT", "commit");
+}
+
+int store_begin(struct store *s)
+{
+	int r = store_exec(s, "BEGIN IMMEDIATE", "begin a transaction");
+
+	s->in_tx = !r;
+	return r;
+}
+
+int store_commit(struct store *s)
+{
+	s->in_tx = false;
+	return store_exec(s, "COMMIT", "commit");
+}
+
+sqlite3_stmt *store_prep(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_fail(s, "prepare a statement");
+		return NULL;
+	}
+	return st;
+}
+
+/* Run a statement that returns no rows; finalizes it. */
+int store_run(struct store *s, sqlite3_stmt *st, const char *verb)
+{
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, verb);
+}
+
+int64_t store_query_i64(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = store_prep(s, sql);
+	int64_t v = -1;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int store_version(struct store *s)
+{
+	return (int)store_query_i64(s, "SELECT version FROM schema_version");
+}
+
+static int migrate(struct store *s, struct errbuf *err)
+{
+	int v = 0;
+
+	if (store_query_i64(s, "SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'") >
+	    0)
+		v = store_version(s);
+	if (v > STORE_SCHEMA_VERSION) {
+		errbuf_set(err, "%s has schema version %d, newer than this cpudrift (%d)", s->path,
+			   v, STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	if (v < 0) {
+		errbuf_set(err, "%s: cannot read the schema version: %s", s->path,
+			   sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	if (v == STORE_SCHEMA_VERSION)
+		return 0;
+	if (s->readonly) {
+		errbuf_set(err, "%s has schema version %d; start the daemon once to upgrade it",
+			   s->path, v);
+		return -EPROTO;
+	}
+	if (v == 0 && store_exec(s, "PRAGMA auto_vacuum = INCREMENTAL", "set auto_vacuum"))
+		goto fail;
+	/* All steps in one transaction: a crash mid-migration leaves the old version intact. */
+	if (store_exec(s, "BEGIN IMMEDIATE", "begin the migration"))
+		goto fail;
+	for (; v < STORE_SCHEMA_VERSION; v++) {
+		char sql[64];
+
+		if (store_exec(s, migrations[v], "migrate the schema"))
+			goto rollback;
+		snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d", v + 1);
+		if (store_exec(s, sql, "record the schema version"))
+			goto rollback;
+	}
+	if (store_exec(s, "COMMIT", "commit the migration"))
+		goto rollback;
+	return 0;
+rollback:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+fail:
+	errbuf_set(err, "%s: failed to migrate the schema to version %d: %s", s->path,
+		   STORE_SCHEMA_VERSION, sqlite3_errmsg(s->db));
+	return -EIO;
+}
+
+static int read_pid(int fd)
+{
+	char buf[16] = "";
+
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return 0;
+	return atoi(buf);
+}
+
+static int take_lock(struct store *s, const char *dir, struct errbuf *err)
+{
+	char path[PATH_MAX], buf[16];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_NAME);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		errbuf_set(err, "failed to open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno, pid = read_pid(fd);
+
+		close(fd);
+		if (e != EWOULDBLOCK) {
+			errbuf_set(err, "failed to lock %s: %s", path, strerror(e));
+			return -e;
+		}
+		if (pid > 0)
+			errbuf_set(err, "another cpudrift (pid %d) is running on state dir %s", pid,
+				   dir);
+		else
+			errbuf_set(err, "another cpudrift is running on state dir %s", dir);
+		return -EBUSY;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, buf, n, 0) != n)
+		log_warn("failed to write the pid to %s: %s", path, strerror(errno));
+	s->lock_fd = fd;
+	return 0;
+}
+
+int store_lock_held(const char *state_dir, int *pid)
+{
+	char path[PATH_MAX];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, STORE_LOCK_NAME);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (flock(fd, LOCK_SH | LOCK_NB)) {
+		r = errno == EWOULDBLOCK ? 1 : -errno;
+		if (r == 1 && pid)
+			*pid = read_pid(fd);
+	}
+	close(fd);
+	return r;
+}
+
+int store__new(struct store **out, const char *state_dir, unsigned flags, struct errbuf *err)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int r, oflags;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->lock_fd = -1;
+	s->readonly = flags & STORE_READONLY;
+	snprintf(s->path, sizeof(s->path), "%s/%s", state_dir, STORE_DB_NAME);
+	if (!s->readonly && mkdir(state_dir, 0750) && errno != EEXIST) {
+		r = -errno;
+		errbuf_set(err, "failed to create state dir %s: %s", state_dir, strerror(errno));
+		goto fail;
+	}
+	if (flags & STORE_LOCK) {
+		r = take_lock(s, state_dir, err);
+		if (r)
+			goto fail;
+	}
+	if (s->readonly && access(s->path, F_OK)) {
+		r = -errno;
+		errbuf_set(err,
+			   "no evidence store at %s: %s (has the daemon run with this state dir?)",
+			   s->path, strerror(errno));
+		goto fail;
+	}
+	oflags = s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(s->path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		errbuf_set(err, "failed to open %s: %s", s->path,
+			   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		r = -EIO;
+		goto fail;
+	}
+	/* The CLI reads while the daemon writes: wait for its short transactions. */
+	sqlite3_busy_timeout(s->db, 5000);
+	/*
+	 * WAL + synchronous=NORMAL: a committed transaction survives the process being killed
+	 * (it is in the WAL, in the page cache); only a power loss can take the last ones.
+	 */
+	if (!s->readonly && (store_exec(s, "PRAGMA journal_mode = WAL", "enable WAL") ||
+			     store_exec(s, "PRAGMA synchronous = NORMAL", "set synchronous"))) {
+		errbuf_set(err, "failed to set up %s: %s", s->path, sqlite3_errmsg(s->db));
+		r = -EIO;
+		goto fail;
+	}
+	r = migrate(s, err);
+	if (r)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	store__free(s);
+	return r;
+}
+
+void store__free(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->db)
+		sqlite3_close_v2(s->db);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s);
+}
+
+/* --- snapshots ------------------------------------------------------------------------- */
+
+int store_add_snapshot(struct store *s, const struct snapmeta *m, const char *json, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	r = store_tx_begin(s);
+	if (r)
+		return r;
+	/* There is one baseline: a new one demotes the old. */
+	if (m->kind == SNAP_BASELINE &&
+	    (r = store_exec(s, "UPDATE snapshots SET kind = 'old_baseline' WHERE kind = 'baseline'",
+			    "demote the old baseline")))
+		return store_tx_end(s, r);
+	st = store_prep(
+		s, "INSERT INTO snapshots (kind, realtime_ns, boot_id, level, nfeatures, vendor,"
+		   " brand, digest, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (st) {
+		sqlite3_bind_text(st, 1, snap_kind_name(m->kind), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, m->realtime_ns);
+		sqlite3_bind_text(st, 3, m->boot_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, m->level);
+		sqlite3_bind_int(st, 5, m->nfeatures);
+		sqlite3_bind_text(st, 6, m->vendor, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, m->brand, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, m->digest, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 9, json, -1, SQLITE_STATIC);
+	}
+	r = store_run(s, st, "store a snapshot");
+	if (!r && id)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return store_tx_end(s, r);
+}
+
+static void copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+int store_get_snapshot(struct store *s, enum snap_select sel, const char *boot_id,
+		       struct snapmeta *m, char **json)
+{
+	static const char *const where[] = {
+		[SEL_BASELINE] = "kind = 'baseline' ORDER BY id DESC",
+		[SEL_LATEST] = "1 ORDER BY id DESC",
+		[SEL_BOOT_FIRST] = "kind = 'boot_first' AND boot_id = ?1 ORDER BY id",
+		[SEL_PREV_BOOT_FIRST] = "kind = 'boot_first' AND boot_id != ?1 ORDER BY id DESC",
+	};
+	char sql[512];
+	sqlite3_stmt *st;
+	int rc, r = 0;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, kind, realtime_ns, boot_id, level, nfeatures, vendor, brand, digest,"
+		 " json FROM snapshots WHERE %s LIMIT 1",
+		 where[sel]);
+	st = store_prep(s, sql);
+	if (!st)
+		return -EIO;
+	if (sel >= SEL_BOOT_FIRST)
+		sqlite3_bind_text(st, 1, boot_id ? boot_id : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 1);
+
+		memset(m, 0, sizeof(*m));
+		m->id = sqlite3_column_int64(st, 0);
+		for (int i = 0; i <= SNAP_OLD_BASELINE; i++)
+			if (k && !strcmp(k, snap_kinds[i]))
+				m->kind = i;
+		m->realtime_ns = sqlite3_column_int64(st, 2);
+		copy_col(m->boot_id, sizeof(m->boot_id), st, 3);
+		m->level = sqlite3_column_int(st, 4);
+		m->nfeatures = sqlite3_column_int(st, 5);
+		copy_col(m->vendor, sizeof(m->vendor), st, 6);
+		copy_col(m->brand, sizeof(m->brand), st, 7);
+		copy_col(m->digest, sizeof(m->digest), st, 8);
+		if (json) {
+			const char *t = (const char *)sqlite3_column_text(st, 9);
+
+			*json = strdup(t ? t : "");
+			if (!*json)
+				r = -ENOMEM;
+		}
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : store_fail(s, "read a snapshot");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_set_baseline(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st;
+	int r = store_tx_begin(s);
+
+	if (r)
+		return r;
+	st = store_prep(s, "SELECT count(*) FROM snapshots WHERE id = ?");
+	if (!st)
+		return store_tx_end(s, -EIO);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) != 1)
+		r = -ENOENT;
+	sqlite3_finalize(st);
+	if (!r)
+		r = store_exec(s,
+			       "UPDATE snapshots SET kind = 'old_baseline' WHERE kind = 'baseline'",
+			       "demote the old baseline");
+	if (!r) {
+		/* A copy, so that the snapshot keeps its own role (a boot's first, say). */
+		st = store_prep(
+			s,
+			"INSERT INTO snapshots (kind, realtime_ns, boot_id, level, nfeatures,"
+			" vendor, brand, digest, json) SELECT 'baseline', realtime_ns, boot_id,"
+			" level, nfeatures, vendor, brand, digest, json FROM snapshots WHERE id = ?");
+		if (st)
+			sqlite3_bind_int64(st, 1, id);
+		r = store_run(s, st, "set the baseline");
+	}
+	return store_tx_end(s, r);
+}
+
+/* --- probe runs, timing samples -------------------------------------------------------- */
+
+int store_add_probe_run(struct store *s, int64_t realtime_ns, const char *json)
+{
+	sqlite3_stmt *st;
+	int r = store_tx_begin(s);
+
+	if (r)
+		return r;
+	st = store_prep(s, "INSERT INTO probe_runs (realtime_ns, boot_id, json) VALUES (?, ?, ?)");
+	if (st) {
+		sqlite3_bind_int64(st, 1, realtime_ns);
+		sqlite3_bind_text(st, 2, event_boot_id(), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+	}
+	return store_tx_end(s, store_run(s, st, "store a probe run"));
+}
+
+int store_add_timing_sample(struct store *s, int64_t realtime_ns, const char *source, double value,
+			    const char *json)
+{
+	sqlite3_stmt *st;
+	int r = store_tx_begin(s);
+
+	if (r)
+		return r;
+	st = store_prep(s, "INSERT INTO timing_samples (realtime_ns, source, value, json)"
+			   " VALUES (?, ?, ?, ?)");
+	if (st) {
+		sqlite3_bind_int64(st, 1, realtime_ns);
+		sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 3, value);
+		sqlite3_bind_text(st, 4, json, -1, SQLITE_STATIC);
+	}
+	return store_tx_end(s, store_run(s, st, "store a timing sample"));
+}

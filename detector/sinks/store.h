@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The evidence store: one SQLite database (WAL) in the state dir.  The daemon opens it
+ * with STORE_LOCK, which holds an flock on <state_dir>/cpudrift.lock for the life of the
+ * process, so a second daemon on the same state dir refuses to start; the CLI opens it
+ * read-only (or read-write for `baseline accept`) without the lock and works while the
+ * daemon runs.  Every write is one transaction: a kill -9 loses nothing committed.
+ *
+ * Snapshots are stored as their JSON text, with a few summary columns so that the CLI
+ * can show them without decoding.  Counters (fault_counters, event_counters) and the
+ * baseline are never deleted by retention.
+ */
+#ifndef CPUDRIFT_STORE_H
+#define CPUDRIFT_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/event.h"
+
+struct errbuf;
+struct store;
+
+#define STORE_DB_NAME "cpudrift.db"
+#define STORE_LOCK_NAME "cpudrift.lock"
+
+/* The schema version this build writes; older databases are migrated on open. */
+#define STORE_SCHEMA_VERSION 2
+
+enum store_flags {
+	STORE_LOCK = 1 << 0, /* the daemon: take the state-dir lock, refuse if held */
+	STORE_READONLY = 1 << 1, /* the CLI: never create or write */
+};
+
+/**
+ * Open (and create, migrate) the store in @state_dir.  0, or a negative errno with @err
+ * set: -EBUSY "another cpudrift (pid N) is running on state dir D", -ENOENT (read-only
+ * and no database yet), -EPROTO (database newer than this build), -EIO (SQLite error).
+ */
+int store__new(struct store **out, const char *state_dir, unsigned flags, struct errbuf *err);
+void store__free(struct store *s);
+
+/**
+ * 1 when a daemon holds the lock of @state_dir (its pid in *pid when known), 0 when not,
+ * negative errno when that cannot be told.
+ */
+int store_lock_held(const char *state_dir, int *pid);
+
+/** The schema version of the open database. */
+int store_version(struct store *s);
+
+/** Group several writes into one transaction (nesting is not supported).  0 or -EIO. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+
+/* --- snapshots -------------------------------------------------------------------------- */
+
+enum snap_kind { SNAP_BASELINE, SNAP_BOOT_FIRST, SNAP_PERIODIC, SNAP_OLD_BASELINE };
+
+const char *snap_kind_name(enum snap_kind k);
+
+/* What the CLI shows about a snapshot without decoding its JSON. */
+struct snapmeta {
+	int64_t id;
+	enum snap_kind kind;
+	int64_t realtime_ns;
+	char boot_id[40];
+	int level; /* x86-64 level */
+	int nfeatures; /* advertised */
+	char vendor[16];
+	char brand[64];
+	char digest[65]; /* caller's choice: identifies equal snapshots */
+};
+
+/** Store a snapshot (@json is its snapshot JSON text).  *id set when @id is not NULL. */
+int store_add_snapshot(struct store *s, const struct snapmeta *m, const char *json, int64_t *id);
+
+enum snap_select {
+	SEL_BASELINE, /* the current baseline */
+	SEL_LATEST, /* the newest snapshot of any kind */
+	SEL_BOOT_FIRST, /* the first snapshot of boot @boot_id */
+	SEL_PREV_BOOT_FIRST, /* the first snapshot of the newest boot other than @boot_id */
+};
+
+/**
+ * Fetch one snapshot: 0 and *json (malloc'd, may be NULL when @json is NULL) and *m,
+ * -ENOENT when there is none.
+ */
+int store_get_snapshot(struct store *s, enum snap_select sel, const char *boot_id,
+		       struct snapmeta *m, char **json);
+
+/** Make snapshot @id the baseline; the previous baseline is kept as an old baseline. */
+int store_set_baseline(struct store *s, int64_t id);
+
+/* --- probe runs, timing samples --------------------------------------------------------- */
+
+int store_add_probe_run(struct store *s, int64_t realtime_ns, const char *json);
+int store_add_timing_sample(struct store *s, int64_t realtime_ns, const char *source, double value,
+			    const char *json);
+
+/* --- events ----------------------------------------------------------------------------- */
+
+/** Store @e and bump its (kind, severity) counter in the same transaction. */
+int store_add_event(struct store *s, const struct event *e, int64_t *id);
+
+struct event_query {
+	int64_t since_ns; /* realtime, 0 = all */
+	int64_t after_id; /* only ids above this (for --follow) */
+	int kind; /* enum event_kind, -1 = all */
+	int limit; /* 0 = no limit; with a limit the newest are returned */
+};
+
+/**
+ * Call @cb for each matching event in id order; the event is freed after the call.  A
+ * non-zero return from @cb stops the walk and is returned.
+ */
+int store_query_events(struct store *s, const struct event_query *q,
+		       int (*cb)(int64_t id, const struct event *e, void *arg), void *arg);
+
+/* --- counters (never deleted by retention) ---------------------------------------------- */
+
+int store_count_fault(struct store *s, const char *class_, const char *feature, int64_t n);
+
+/** Call @cb for every fault counter, ordered by count (largest first). */
+int store_fault_counters(struct store *s,
+			 int (*cb)(const char *class_, const char *feature, int64_t n, void *arg),
+			 void *arg);
+
+/** events[kind][severity], from the event counters (which survive retention). */
+int store_event_counts(struct store *s, int64_t counts[EV__COUNT][SEV_CRITICAL + 1]);
+
+/* --- daemon status (key/value, read by `cpudrift status`) ------------------------------- */
+
+int store_set_status(struct store *s, const char *key, const char *value);
+/** 0 and the value in @buf, or -ENOENT. */
+int store_get_status(struct store *s, const char *key, char *buf, size_t size);
+
+/* --- retention, integrity --------------------------------------------------------------- */
+
+struct store_limits {
+	int64_t rows; /* per table (events, snapshots, probe runs, timing samples) */
+	int64_t days; /* age */
+	int64_t bytes; /* database size */
+};
+
+/** Apply the limits; never deletes counters, the baseline or boot-first snapshots still
+ *  needed for boot comparison.  Returns the number of rows deleted, or -errno. */
+int store_retain(struct store *s, const struct store_limits *l, int64_t now_ns);
+
+/** Bytes in use by the database (pages not on the free list). */
+int64_t store_size(struct store *s);
+
+/** PRAGMA integrity_check: 0 when "ok", -EIO with the first complaint in @err. */
+int store_check(struct store *s, struct errbuf *err);
+
+#endif
