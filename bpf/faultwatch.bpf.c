@@ -139,7 +139,7 @@ static __always_inline int handle(int sig, int code, __u64 addr, __u32 target_ti
 	e->si_code = code;
 	e->trap_nr = BPF_CORE_READ(task, thread.trap_nr);
 	e->variant = variant;
-	e->pad = 0;
+	e->cpu = bpf_get_smp_processor_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	__builtin_memset(e->bytes, 0, sizeof(e->bytes));
 	if (!bpf_probe_read_user(e->bytes, FW_NBYTES, (void *)key.ip)) {

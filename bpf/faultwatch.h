@@ -32,7 +32,7 @@ struct fw_event {
 	__u32 trap_nr; /* x86 trap vector (6 = #UD, 13 = #GP, 14 = #PF) */
 	__u32 nbytes; /* valid bytes in bytes[] (fewer at an unreadable page) */
 	__u32 variant; /* enum fw_variant_id */
-	__u32 pad;
+	__u32 cpu; /* the CPU the fault happened on */
 	char comm[FW_COMM_LEN];
 	__u8 bytes[FW_NBYTES];
 };

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "analysis/classify.h"
-#include "capture/probe.h"
 
 static const char *const class_names[FC__COUNT] = {
 #define X(id, name, desc) [FC_##id] = name,
@@ -43,18 +42,10 @@ int fault_class_lookup(const char *name)
 	return -1;
 }
 
-void classify_probe_from_report(const struct probe_report *r, struct classify_probe *out)
+bool fault_class_is_migration(const char *name)
 {
-	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; r && i < r->n; i++) {
-		int f = r->rows[i].feature;
-
-		/* Several probes may test one feature: a mismatch outranks a success. */
-		if (f < 0 || (out->has[f] && out->result[f] == PROBE_R_MISMATCH))
-			continue;
-		out->has[f] = true;
-		out->result[f] = r->rows[i].result;
-	}
+	return !strcmp(name, class_names[FC_FEATURE_LOST]) ||
+	       !strcmp(name, class_names[FC_ADVERTISED_BUT_FAULTING]);
 }
 
 static void names(const struct featset *s, char *buf, size_t len)
@@ -71,16 +62,15 @@ static void names(const struct featset *s, char *buf, size_t len)
 	}
 }
 
-static bool probe_says(const struct classify_probe *p, const struct featset *s, enum probe_result r)
+/* Whether the probes found any feature of @s in @set. */
+static bool probe_says(const struct featset *set, const struct featset *s)
 {
-	int id;
+	struct featset both;
 
-	if (!p)
+	if (!set)
 		return false;
-	featset_for_each (id, s)
-		if (p->has[id] && p->result[id] == r)
-			return true;
-	return false;
+	featset_and(&both, set, s);
+	return featset_count(&both) > 0;
 }
 
 static bool needs_amx(const struct featset *s)
@@ -155,12 +145,12 @@ void classify_fault(const struct classify_input *in, struct classification *out)
 		return set(out, FC_OS_DISABLED, "%s",
 			   "AMX used without ARCH_REQ_XCOMP_PERM permission");
 	}
-	if (probe_says(in->probe, &a->features, PROBE_R_OS_DISABLED)) {
+	if (probe_says(in->probe ? &in->probe->os_disabled : NULL, &a->features)) {
 		out->disabled = a->features;
 		return set(out, FC_OS_DISABLED, "%s", "the probes found the OS keeps it disabled");
 	}
 
-	out->probe_confirms = probe_says(in->probe, &a->features, PROBE_R_MISMATCH);
+	out->probe_confirms = probe_says(in->probe ? &in->probe->mismatch : NULL, &a->features);
 	names(&a->features, list, sizeof(list));
 	set(out, FC_ADVERTISED_BUT_FAULTING,
 	    out->probe_confirms ? "advertised and enabled, and the probe faults too: %s" :

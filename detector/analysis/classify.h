@@ -11,6 +11,7 @@
 
 #include "analysis/attrib.h"
 #include "core/features.h"
+#include "core/snapshot.h"
 
 /* X(ID, "name", "meaning") */
 #define FAULT_CLASSES(X)                                                                           \
@@ -36,16 +37,11 @@ const char *fault_class_name(enum fault_class c);
 const char *fault_class_desc(enum fault_class c);
 /** -1 when unknown. */
 int fault_class_lookup(const char *name);
+/** The classes that mean "this VM lost a feature its programs use": a migration's damage. */
+bool fault_class_is_migration(const char *name);
 
-/* Per-feature probe verdicts (enum probe_result values of probe.h). */
-struct classify_probe {
-	bool has[FEAT__COUNT];
-	uint8_t result[FEAT__COUNT];
-};
-
-struct probe_report;
-/** Fill @out from a probe run. */
-void classify_probe_from_report(const struct probe_report *r, struct classify_probe *out);
+/* cpudrift's instruction probe child calls itself this (prctl PR_SET_NAME). */
+#define PROBE_COMM "cpudrift-probe"
 
 struct classify_input {
 	const struct attribution *attr; /* NULL or !decoded: undecodable */
@@ -57,7 +53,7 @@ struct classify_input {
 	uint64_t xcr0;
 	const struct featset *baseline; /* NULL when there is none */
 	const struct featset *at_start; /* advertised when the process started; NULL: unknown */
-	const struct classify_probe *probe; /* NULL: no probe run */
+	const struct probe_summary *probe; /* NULL: no probe run */
 	int amx_permitted; /* 1 granted, 0 not granted, -1 unknown */
 };
 

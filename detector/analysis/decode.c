@@ -12,27 +12,13 @@
 #include <libcpuid/libcpuid.h>
 
 #include "core/log.h"
+#include "analysis/decode.h"
 #include "core/snapshot.h"
-
-#define EXT_BASE 0x80000000u
-#define HV_BASE 0x40000000u
-
-static uint32_t max_leaf(const struct vcpu_dump *v, uint32_t base)
-{
-	const struct leafval *l = vcpu_dump_get(v, base, 0);
-
-	if (!l)
-		return 0;
-	/* A range is present only when its maximum leaf lies in the range itself. */
-	if (base && (l->r[REG_EAX] < base || l->r[REG_EAX] > base + 0xffff))
-		return 0;
-	return l->r[REG_EAX];
-}
 
 static bool leaf_valid(const struct vcpu_dump *v, uint32_t leaf, uint32_t subleaf, uint32_t max_std,
 		       uint32_t max_ext)
 {
-	if (leaf >= EXT_BASE)
+	if (leaf >= LEAF_EXT_BASE)
 		return max_ext && leaf <= max_ext;
 	if (leaf > max_std)
 		return false;
@@ -47,7 +33,7 @@ static bool leaf_valid(const struct vcpu_dump *v, uint32_t leaf, uint32_t sublea
 
 void decode_vcpu_features(const struct vcpu_dump *v, struct featset *out)
 {
-	uint32_t max_std = max_leaf(v, 0), max_ext = max_leaf(v, EXT_BASE);
+	uint32_t max_std = vcpu_dump_max_leaf(v, 0), max_ext = vcpu_dump_max_leaf(v, LEAF_EXT_BASE);
 
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < FEAT__COUNT; i++) {
@@ -98,7 +84,7 @@ static void to_libcpuid(const struct vcpu_dump *v, struct cpu_raw_data_t *raw)
 	for (uint32_t i = 0; i < MAX_CPUID_LEVEL; i++)
 		put_raw(raw->basic_cpuid[i], vcpu_dump_get(v, i, 0));
 	for (uint32_t i = 0; i < MAX_EXT_CPUID_LEVEL; i++)
-		put_raw(raw->ext_cpuid[i], vcpu_dump_get(v, EXT_BASE + i, 0));
+		put_raw(raw->ext_cpuid[i], vcpu_dump_get(v, LEAF_EXT_BASE + i, 0));
 	for (uint32_t i = 0; i < MAX_INTELFN4_LEVEL; i++)
 		put_raw(raw->intel_fn4[i], vcpu_dump_get(v, 4, i));
 	for (uint32_t i = 0; i < MAX_INTELFN11_LEVEL; i++)
@@ -154,9 +140,9 @@ static void decode_identity(const struct vcpu_dump *v, struct identity *id, uint
 		id->family = fam == 0xf ? fam + (eax >> 20 & 0xff) : fam;
 		id->model = (fam == 6 || fam == 0xf) ? (eax >> 16 & 0xf) << 4 | model : model;
 	}
-	if (max_ext >= EXT_BASE + 4) {
+	if (max_ext >= LEAF_EXT_BASE + 4) {
 		for (uint32_t i = 0; i < 3; i++) {
-			const struct leafval *b = vcpu_dump_get(v, EXT_BASE + 2 + i, 0);
+			const struct leafval *b = vcpu_dump_get(v, LEAF_EXT_BASE + 2 + i, 0);
 
 			if (b)
 				memcpy(id->brand + 16 * i, b->r, 16);
@@ -170,7 +156,7 @@ static void decode_identity(const struct vcpu_dump *v, struct identity *id, uint
 static void decode_hypervisor(struct snapshot *s)
 {
 	const struct vcpu_dump *v = &s->vcpus[0];
-	const struct leafval *h = vcpu_dump_get(v, HV_BASE, 0);
+	const struct leafval *h = vcpu_dump_get(v, LEAF_HV_BASE, 0);
 	uint32_t max;
 
 	s->hypervisor[0] = 0;
@@ -181,11 +167,11 @@ static void decode_hypervisor(struct snapshot *s)
 	trim(s->hypervisor);
 	max = h->r[REG_EAX];
 	/* Some hypervisors report 0 here and mean 0x40000001. */
-	if (max < HV_BASE || max > HV_BASE + 0xff)
-		max = HV_BASE + 1;
+	if (max < LEAF_HV_BASE || max > LEAF_HV_BASE + 0xff)
+		max = LEAF_HV_BASE + 1;
 	s->hv_max_leaf = max;
-	if (max >= HV_BASE + 0x10) {
-		const struct leafval *t = vcpu_dump_get(v, HV_BASE + 0x10, 0);
+	if (max >= LEAF_HV_BASE + 0x10) {
+		const struct leafval *t = vcpu_dump_get(v, LEAF_HV_BASE + 0x10, 0);
 
 		if (t) {
 			s->hv_tsc_khz = t->r[REG_EAX];
@@ -208,7 +194,7 @@ int decode_snapshot(struct snapshot *s, struct errbuf *err)
 			return -EINVAL;
 		}
 	}
-	decode_identity(&s->vcpus[0], &s->id, max_leaf(&s->vcpus[0], EXT_BASE));
+	decode_identity(&s->vcpus[0], &s->id, vcpu_dump_max_leaf(&s->vcpus[0], LEAF_EXT_BASE));
 	decode_vcpu_features(&s->vcpus[0], &s->features);
 	for (int i = 1; i < s->nvcpus; i++) {
 		decode_vcpu_features(&s->vcpus[i], &fs);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/decode.h"
 #include "analysis/diff.h"
 
 static const char *const change_names[] = {

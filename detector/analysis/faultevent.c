@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <stdio.h>
 
+#include "core/signals.h"
 #include "analysis/faultevent.h"
 
 /* Migration evidence is critical; a program's own bug or a deliberate trap is not. */
@@ -19,7 +20,7 @@ enum severity faultevent_severity(enum fault_class cls)
 	return (unsigned)cls < FC__COUNT ? class_severity[cls] : SEV_NOTICE;
 }
 
-void faultevent_classify(const struct faultwatch_fault *f, const struct classify_input *ctx,
+void faultevent_classify(const struct fault *f, const struct classify_input *ctx,
 			 struct attribution *a, struct classification *c)
 {
 	struct classify_input in = *ctx;
@@ -32,44 +33,14 @@ void faultevent_classify(const struct faultwatch_fault *f, const struct classify
 	classify_fault(&in, c);
 }
 
-static struct json_object *hexstr(uint64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-	return json_object_new_string(buf);
-}
-
-static struct json_object *fault_json(const struct faultwatch_fault *f, const struct attribution *a,
+static struct json_object *fault_json(const struct fault *f, const struct attribution *a,
 				      const struct classification *c)
 {
-	struct json_object *o = json_object_new_object(), *m = NULL;
-	const char *sig = faultwatch_signal_name(f->sig);
-	char bytes[2 * 16 + 1] = "";
+	struct json_object *o = fault_to_json(f);
 
-	for (unsigned i = 0; i < f->nbytes; i++)
-		snprintf(bytes + 2 * i, 3, "%02x", f->bytes[i]);
+	if (!o)
+		return NULL;
 	json_object_object_add(o, "kind", json_object_new_string("fault.sigill"));
-	json_object_object_add(o, "boot_ns", json_object_new_int64((int64_t)f->boot_ns));
-	json_object_object_add(o, "pid", json_object_new_int(f->pid));
-	json_object_object_add(o, "tid", json_object_new_int(f->tid));
-	json_object_object_add(o, "comm", json_object_new_string(f->comm));
-	json_object_object_add(o, "exe", json_object_new_string(f->exe));
-	json_object_object_add(o, "start_boottime_ns", json_object_new_int64((int64_t)f->start_ns));
-	json_object_object_add(o, "cgroup", json_object_new_string(f->cgroup));
-	json_object_object_add(o, "cgroup_id", json_object_new_int64((int64_t)f->cgroup_id));
-	json_object_object_add(o, "signal",
-			       sig ? json_object_new_string(sig) : json_object_new_int(f->sig));
-	json_object_object_add(o, "si_code", json_object_new_int(f->si_code));
-	json_object_object_add(o, "trap_nr", json_object_new_int((int)f->trap_nr));
-	json_object_object_add(o, "ip", hexstr(f->ip));
-	if (f->has_map) {
-		m = json_object_new_object();
-		json_object_object_add(m, "path", json_object_new_string(f->map_path));
-		json_object_object_add(m, "offset", hexstr(f->map_offset));
-	}
-	json_object_object_add(o, "mapping", m);
-	json_object_object_add(o, "bytes", json_object_new_string(bytes));
 	if (a->decoded) {
 		json_object_object_add(o, "mnemonic", json_object_new_string(a->mnemonic));
 		json_object_object_add(o, "text", json_object_new_string(a->text));
@@ -80,23 +51,28 @@ static struct json_object *fault_json(const struct faultwatch_fault *f, const st
 	json_object_object_add(o, "class", json_object_new_string(fault_class_name(c->cls)));
 	json_object_object_add(o, "reason", json_object_new_string(c->reason));
 	json_object_object_add(o, "probe_confirms", json_object_new_boolean(c->probe_confirms));
-	json_object_object_add(o, "count", json_object_new_int64((int64_t)f->count));
-	json_object_object_add(o, "suppressed", json_object_new_int64((int64_t)f->suppressed));
-	json_object_object_add(o, "variant",
-			       json_object_new_string(faultwatch_variant_name(f->variant)));
 	return o;
 }
 
-struct event *faultevent_new(const struct faultwatch_fault *f, const struct attribution *a,
+struct event *faultevent_new(const struct fault *f, const struct attribution *a,
 			     const struct classification *c)
 {
 	struct event *e = event__new(EV_FAULT_SIGILL, faultevent_severity(c->cls));
-	const char *sig = faultwatch_signal_name(f->sig);
+	const char *sig = signals_name(f->sig);
 
 	if (!e)
 		return NULL;
 	json_object_put(e->body);
 	e->body = fault_json(f, a, c);
+	if (!e->body) {
+		event__free(e);
+		return NULL;
+	}
+	/* The event happened at the fault, not when it was analysed. */
+	if (f->mono_ns) {
+		e->monotonic_ns = f->mono_ns;
+		e->realtime_ns = f->real_ns;
+	}
 	/* The one feature sinks label with: the first missing one, else the first needed. */
 	int pick = -1;
 

@@ -9,14 +9,14 @@
 #include "analysis/attrib.h"
 #include "analysis/classify.h"
 #include "core/event.h"
-#include "capture/faultwatch.h"
+#include "core/fault.h"
 
 /**
  * Decode @f's bytes into @a and classify it into @c.  @ctx supplies what the caller knows
  * of the machine (advertised, XCR0, baseline, probes, AMX permission); its per-fault
  * fields (attr, sig, trap_nr, comm) are ignored.
  */
-void faultevent_classify(const struct faultwatch_fault *f, const struct classify_input *ctx,
+void faultevent_classify(const struct fault *f, const struct classify_input *ctx,
 			 struct attribution *a, struct classification *c);
 
 /** The severity of a fault of class @cls. */
@@ -26,7 +26,7 @@ enum severity faultevent_severity(enum fault_class cls);
  * The fault.sigill event: subject = comm, pid, a one-line summary and the body documented
  * in README.md ("Fault JSON").  NULL on allocation failure.
  */
-struct event *faultevent_new(const struct faultwatch_fault *f, const struct attribution *a,
+struct event *faultevent_new(const struct fault *f, const struct attribution *a,
 			     const struct classification *c);
 
 #endif

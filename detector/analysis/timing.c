@@ -27,33 +27,6 @@ void timing_thresholds_default(struct timing_thresholds *t)
 	};
 }
 
-int evlist_push(struct evlist *l, struct event *e)
-{
-	if (!e)
-		return -ENOMEM;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct event **v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v) {
-			event__free(e);
-			return -ENOMEM;
-		}
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = e;
-	return 0;
-}
-
-void evlist_free(struct evlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		event__free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 struct cpu_interval {
 	int64_t due, ran; /* the longest late timer of this vCPU in the episode */
 };

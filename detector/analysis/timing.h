@@ -58,17 +58,6 @@ struct timing_thresholds {
 /* The defaults documented above. */
 void timing_thresholds_default(struct timing_thresholds *t);
 
-/* A growable list of owned events. */
-struct evlist {
-	size_t n, cap;
-	struct event **v;
-};
-
-/** Append @e (ownership moves to the list, also on failure).  0 or -ENOMEM. */
-int evlist_push(struct evlist *l, struct event *e);
-/** Free every event and the array. */
-void evlist_free(struct evlist *l);
-
 struct timing;
 
 struct timing *timing__new(const struct timing_thresholds *th);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/evidence.h"
+#include "analysis/classify.h"
 #include "analysis/verdict.h"
 
 static const char *const conf_names[] = {
@@ -69,7 +69,7 @@ static const char *variant_of(const struct event *e)
 	case EV_TIMING_CLOCK_STEP:
 		return strcmp(e->subject, "realtime") ? "host" : "realtime";
 	case EV_FAULT_SIGILL:
-		return evidence_class_is_migration(body_str(e, "class")) ? "migration" : "other";
+		return fault_class_is_migration(body_str(e, "class")) ? "migration" : "other";
 	default:
 		return NULL;
 	}

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "capture/atrisk.h"
 #include "core/event.h"
 
@@ -206,20 +207,6 @@ struct json_object *atrisk_to_json(const struct atrisk_list *l, int64_t change_b
 	return o;
 }
 
-static int64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t atrisk_mono_to_boot(int64_t mono_ns)
-{
-	/* The two clocks differ by the time spent suspended, constant between suspends. */
-	return mono_ns + clock_ns(CLOCK_BOOTTIME) - clock_ns(CLOCK_MONOTONIC);
-}
-
 int atrisk_attach(struct event *e, int level_now, size_t max)
 {
 	struct atrisk_list l;
@@ -230,7 +217,7 @@ int atrisk_attach(struct event *e, int level_now, size_t max)
 	if (json_object_object_get_ex(e->body, "change_mono_ns", &v) &&
 	    json_object_is_type(v, json_type_int))
 		change = json_object_get_int64(v);
-	change = atrisk_mono_to_boot(change);
+	change = clock_mono_to_boot(change);
 	err = atrisk_scan("/proc", change, level_now, &l);
 	if (err)
 		return err;

@@ -15,6 +15,9 @@
 
 #include <json-c/json.h>
 
+/* A verdict or drift lists at most this many processes at risk. */
+#define ATRISK_MAX 50
+
 struct event;
 
 struct atrisk_proc {
@@ -43,9 +46,6 @@ void atrisk_list_free(struct atrisk_list *l);
 /** {"change_boot_ns", "level", "total", "above_level", "processes": [first @max]} */
 struct json_object *atrisk_to_json(const struct atrisk_list *l, int64_t change_boot_ns,
 				   int level_now, size_t max);
-
-/** CLOCK_MONOTONIC ns (what events carry) as CLOCK_BOOTTIME ns (what /proc/PID/stat uses). */
-int64_t atrisk_mono_to_boot(int64_t mono_ns);
 
 /**
  * Scan and add "at_risk" to @e's body; the change time is the body's "change_mono_ns"

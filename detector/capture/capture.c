@@ -6,19 +6,20 @@
  * keep, except the terminating subleaf of the "until invalid" enumerations.
  */
 #include <errno.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "analysis/decode.h"
+#include "core/clock.h"
 #include "capture/capture.h"
 #include "core/event.h"
 #include "capture/hw.h"
 #include "core/log.h"
 
-#define EXT_BASE 0x80000000u
-#define HV_BASE 0x40000000u
 /* No real CPU has more than a few dozen leaves per range: beyond this, the value is junk. */
 #define MAX_RANGE_LEAVES 0x100
 
@@ -149,10 +150,10 @@ int capture_vcpu(struct vcpu_dump *v)
 		walk_leaf(&w, leaf, sgx);
 	}
 
-	take(&w, EXT_BASE, 0, r);
+	take(&w, LEAF_EXT_BASE, 0, r);
 	max = r[REG_EAX];
-	if (max > EXT_BASE && max < EXT_BASE + MAX_RANGE_LEAVES)
-		for (uint32_t leaf = EXT_BASE + 1; leaf <= max; leaf++)
+	if (max > LEAF_EXT_BASE && max < LEAF_EXT_BASE + MAX_RANGE_LEAVES)
+		for (uint32_t leaf = LEAF_EXT_BASE + 1; leaf <= max; leaf++)
 			walk_leaf(&w, leaf, false);
 
 	/*
@@ -160,11 +161,11 @@ int capture_vcpu(struct vcpu_dump *v)
 	 * returns the highest basic leaf for it.  KVM with Hyper-V enlightenments moves its
 	 * own signature to 0x40000100: take the second block when it answers too.
 	 */
-	for (uint32_t base = HV_BASE; hv && base <= HV_BASE + 0x100; base += 0x100) {
+	for (uint32_t base = LEAF_HV_BASE; hv && base <= LEAF_HV_BASE + 0x100; base += 0x100) {
 		take(&w, base, 0, r);
 		hvmax = r[REG_EAX];
 		if (hvmax < base || hvmax >= base + CAPTURE_MAX_HV_LEAVES) {
-			if (base == HV_BASE)
+			if (base == LEAF_HV_BASE)
 				hvmax = base + 1; /* some hypervisors report 0 meaning 0x40000001 */
 			else
 				break;
@@ -175,32 +176,75 @@ int capture_vcpu(struct vcpu_dump *v)
 	return w.err ? w.err : w.count;
 }
 
-int capture_features_now(struct featset *out, int64_t max_age_ns)
+/* What the judgement of a fault read on each vCPU, kept for a short while: a fault storm on
+ * one vCPU costs one capture per max_age, not one per fault. */
+#define NOW_CACHE_CPUS 256
+
+static struct {
+	bool valid;
+	int64_t at;
+	struct featset f;
+} now_cache[NOW_CACHE_CPUS];
+
+/* The features @cpu advertises now, read there (pinned).  0 or a negative errno. */
+static int features_on(int cpu, int64_t max_age_ns, struct featset *out)
 {
-	static struct featset cached;
-	static int64_t cached_at;
-	static bool valid;
-	struct timespec ts;
+	int64_t now = clock_mono_ns();
 	struct vcpu_dump v = { 0 };
-	int64_t now;
+	cpu_set_t orig, one;
 	int ret;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (valid && now - cached_at < max_age_ns) {
-		*out = cached;
+	if (cpu >= 0 && cpu < NOW_CACHE_CPUS && now_cache[cpu].valid &&
+	    now - now_cache[cpu].at < max_age_ns) {
+		*out = now_cache[cpu].f;
 		return 0;
 	}
+	if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(orig), &orig))
+		return -EINVAL;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	/* A cpuset without that vCPU, or the vCPU went offline: it cannot be read live. */
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return -errno;
 	ret = capture_vcpu(&v);
+	sched_setaffinity(0, sizeof(orig), &orig);
 	if (ret >= 0) {
-		decode_vcpu_features(&v, &cached);
-		cached_at = now;
-		valid = true;
-		*out = cached;
+		decode_vcpu_features(&v, out);
+		if (cpu < NOW_CACHE_CPUS) {
+			now_cache[cpu].f = *out;
+			now_cache[cpu].at = now;
+			now_cache[cpu].valid = true;
+		}
 		ret = 0;
 	}
 	free(v.leaves);
 	return ret;
+}
+
+void capture_fault_cpuid(const struct tracker *t, struct fault *f, int64_t max_age_ns)
+{
+	const struct snapshot *cur = tracker_current(t);
+	struct featset now;
+	char from[48];
+	int ret;
+
+	if (f->sig != SIGILL || !cur)
+		return;
+	ret = features_on(f->cpu, max_age_ns, &now);
+	if (!ret) {
+		snprintf(from, sizeof(from), "vcpu%d", f->cpu);
+		tracker_cpuid_now(t, f, &now, from);
+		return;
+	}
+	/* It cannot be read there: that vCPU's newest capture is the best evidence left. */
+	for (int i = 0; i < cur->nvcpus; i++) {
+		if (cur->vcpus[i].cpu != f->cpu)
+			continue;
+		decode_vcpu_features(&cur->vcpus[i], &now);
+		snprintf(from, sizeof(from), "vcpu%d newest capture (%s)", f->cpu, strerror(-ret));
+		tracker_cpuid_now(t, f, &now, from);
+		return;
+	}
 }
 
 int capture_online_cpus(int *cpus, int n)
@@ -294,14 +338,6 @@ static int read_kernel_flags(struct snapshot *s)
 	return err;
 }
 
-static int64_t now_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int capture_snapshot(struct snapshot **out, const struct capture_opts *o, struct errbuf *err)
 {
 	static const struct capture_opts defaults = { .only_cpu = -1 };
@@ -331,8 +367,8 @@ int capture_snapshot(struct snapshot **out, const struct capture_opts *o, struct
 			goto fail;
 		}
 	}
-	s->realtime_ns = now_ns(CLOCK_REALTIME);
-	s->monotonic_ns = now_ns(CLOCK_MONOTONIC);
+	s->realtime_ns = clock_ns(CLOCK_REALTIME);
+	s->monotonic_ns = clock_ns(CLOCK_MONOTONIC);
 	snprintf(s->boot_id, sizeof(s->boot_id), "%s", event_boot_id());
 	snprintf(s->source, sizeof(s->source), "live");
 	for (int i = 0; i < ncpus; i++) {

@@ -7,6 +7,8 @@
 #ifndef CPUDRIFT_CAPTURE_H
 #define CPUDRIFT_CAPTURE_H
 
+#include "analysis/tracker.h"
+#include "core/fault.h"
 #include "core/snapshot.h"
 
 struct errbuf;
@@ -30,11 +32,13 @@ int capture_snapshot(struct snapshot **out, const struct capture_opts *o, struct
 int capture_vcpu(struct vcpu_dump *v);
 
 /**
- * The features CPUID advertises on the calling vCPU now; re-read at most once per
- * @max_age_ns (one capture costs ~50 CPUID exits).  For judging a fault against the CPU
- * it happened on rather than the last snapshot.  0 or a negative errno.
+ * Judge fault @f on the vCPU it happened on: read the features CPUID advertises there now
+ * (pinned; re-read at most once per @max_age_ns per vCPU: one read is ~50 CPUID exits) and
+ * record what the tracker's latest snapshot has that it lacks (tracker_cpuid_now).  When
+ * this process cannot run there (a cpuset, an offline vCPU), that vCPU's newest capture is
+ * used, and f->lost_now_from says so.  SIGILL only; nothing happens before a snapshot.
  */
-int capture_features_now(struct featset *out, int64_t max_age_ns);
+void capture_fault_cpuid(const struct tracker *t, struct fault *f, int64_t max_age_ns);
 
 /** Online CPUs from /sys/devices/system/cpu/online; returns count, fills @cpus (max @n). */
 int capture_online_cpus(int *cpus, int n);

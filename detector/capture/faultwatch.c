@@ -23,101 +23,18 @@
 #include "bpf/faultwatch.h"
 #include "capture/faultwatch.h"
 #include "faultwatch.skel.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 struct faultwatch {
 	struct faultwatch_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *link;
-	enum faultwatch_variant variant;
+	enum fault_variant variant;
 	faultwatch_cb cb;
 	void *ctx;
 	int ncpus;
 };
-
-static const char *const variant_names[] = {
-	[FAULTWATCH_AUTO] = "auto",
-	[FAULTWATCH_TP_BTF] = "tp_btf",
-	[FAULTWATCH_RAW_TP] = "raw_tp",
-	[FAULTWATCH_TRACEPOINT] = "tracepoint",
-};
-
-const char *faultwatch_variant_name(enum faultwatch_variant v)
-{
-	if ((unsigned)v >= sizeof(variant_names) / sizeof(variant_names[0]))
-		return "?";
-	return variant_names[v];
-}
-
-int faultwatch_variant_lookup(const char *name)
-{
-	for (unsigned i = 0; i < sizeof(variant_names) / sizeof(variant_names[0]); i++)
-		if (!strcmp(variant_names[i], name))
-			return i;
-	return -1;
-}
-
-/* The signals a synchronous fault can raise, and nothing else. */
-static const struct {
-	int sig;
-	const char *name;
-} fault_signals[] = {
-	{ SIGILL, "ILL" }, { SIGSEGV, "SEGV" }, { SIGBUS, "BUS" },
-	{ SIGFPE, "FPE" }, { SIGTRAP, "TRAP" },
-};
-
-const char *faultwatch_signal_name(int sig)
-{
-	for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
-		if (fault_signals[i].sig == sig)
-			return fault_signals[i].name;
-	return NULL;
-}
-
-int faultwatch_signal_lookup(const char *name)
-{
-	if (!strncasecmp(name, "SIG", 3))
-		name += 3;
-	for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
-		if (!strcasecmp(fault_signals[i].name, name))
-			return fault_signals[i].sig;
-	return -1;
-}
-
-int faultwatch_signals_parse(const char *list, uint64_t *mask, char *bad, size_t badlen)
-{
-	char buf[256], *save = NULL;
-	uint64_t set = 0;
-
-	if (strlen(list) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, list);
-	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
-		int sig = faultwatch_signal_lookup(t);
-
-		if (sig < 0) {
-			if (bad)
-				snprintf(bad, badlen, "%s", t);
-			return -EINVAL;
-		}
-		set |= 1ull << sig;
-	}
-	if (!set)
-		return -EINVAL;
-	*mask = set;
-	return 0;
-}
-
-void faultwatch_signals_format(uint64_t mask, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = 0;
-	for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
-		if (mask >> fault_signals[i].sig & 1 && used < len)
-			used += snprintf(buf + used, len - used, "%sSIG%s", used ? "," : "",
-					 fault_signals[i].name);
-}
 
 static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -128,14 +45,14 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_li
 	return 0;
 }
 
-static struct bpf_program *variant_prog(struct faultwatch_bpf *skel, enum faultwatch_variant v)
+static struct bpf_program *variant_prog(struct faultwatch_bpf *skel, enum fault_variant v)
 {
 	switch (v) {
-	case FAULTWATCH_TP_BTF:
+	case FAULT_VARIANT_TP_BTF:
 		return skel->progs.fw_tp_btf;
-	case FAULTWATCH_RAW_TP:
+	case FAULT_VARIANT_RAW_TP:
 		return skel->progs.fw_raw_tp;
-	case FAULTWATCH_TRACEPOINT:
+	case FAULT_VARIANT_TRACEPOINT:
 		return skel->progs.fw_tracepoint;
 	default:
 		return NULL;
@@ -159,7 +76,7 @@ static void ensure_tracefs(void)
 		log_info("mounted tracefs on /sys/kernel/tracing for the tracepoint variant");
 }
 
-static void fill_fault(struct faultwatch_fault *f, const struct fw_event *e)
+static void fill_fault(struct fault *f, const struct fw_event *e)
 {
 	memset(f, 0, sizeof(*f));
 	f->boot_ns = e->ktime_ns;
@@ -178,13 +95,17 @@ static void fill_fault(struct faultwatch_fault *f, const struct fw_event *e)
 	memcpy(f->bytes, e->bytes, f->nbytes);
 	memcpy(f->comm, e->comm, sizeof(f->comm));
 	f->comm[sizeof(f->comm) - 1] = '\0';
-	f->variant = (enum faultwatch_variant)e->variant;
+	f->variant = (enum fault_variant)e->variant;
+	f->cpu = (int)e->cpu;
+	/* The fault's own time on the clocks events carry (they differ only by suspend). */
+	f->mono_ns = clock_boot_to_mono((int64_t)e->ktime_ns);
+	f->real_ns = f->mono_ns + clock_real_ns() - clock_mono_ns();
 }
 
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct faultwatch *fw = ctx;
-	struct faultwatch_fault *f;
+	struct fault *f;
 	int ret;
 
 	if (len < sizeof(struct fw_event))
@@ -199,8 +120,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	return ret;
 }
 
-static int try_variant(struct faultwatch *fw, const struct faultwatch_opts *o,
-		       enum faultwatch_variant v, struct errbuf *err)
+static int try_variant(struct faultwatch *fw, const struct faultwatch_opts *o, enum fault_variant v,
+		       struct errbuf *err)
 {
 	struct faultwatch_bpf *skel;
 	int ret;
@@ -214,21 +135,21 @@ static int try_variant(struct faultwatch *fw, const struct faultwatch_opts *o,
 	skel->rodata->sig_mask = o->sig_mask ?: 1ull << SIGILL;
 	skel->rodata->rl_burst = o->burst ?: 5;
 	skel->rodata->rl_interval_ns = o->interval_ns ?: 1000000000ull;
-	for (int i = FAULTWATCH_TP_BTF; i <= FAULTWATCH_TRACEPOINT; i++)
+	for (int i = FAULT_VARIANT_TP_BTF; i <= FAULT_VARIANT_TRACEPOINT; i++)
 		bpf_program__set_autoload(variant_prog(skel, i), i == (int)v);
-	if (v == FAULTWATCH_TRACEPOINT)
+	if (v == FAULT_VARIANT_TRACEPOINT)
 		ensure_tracefs();
 
 	ret = faultwatch_bpf__load(skel);
 	if (ret) {
-		errbuf_set(err, "failed to load fault probe (%s): %s", faultwatch_variant_name(v),
+		errbuf_set(err, "failed to load fault probe (%s): %s", fault_variant_name(v),
 			   strerror(-ret));
 		goto fail;
 	}
 	fw->link = bpf_program__attach(variant_prog(skel, v));
 	if (!fw->link) {
 		ret = -errno ?: -EINVAL;
-		errbuf_set(err, "failed to attach fault probe (%s): %s", faultwatch_variant_name(v),
+		errbuf_set(err, "failed to attach fault probe (%s): %s", fault_variant_name(v),
 			   strerror(-ret));
 		goto fail;
 	}
@@ -265,10 +186,10 @@ int faultwatch__new(const struct faultwatch_opts *o, faultwatch_cb cb, void *ctx
 		goto fail;
 	}
 
-	if (o->variant != FAULTWATCH_AUTO) {
+	if (o->variant != FAULT_VARIANT_AUTO) {
 		ret = try_variant(fw, o, o->variant, err);
 	} else {
-		for (int v = FAULTWATCH_TP_BTF; v <= FAULTWATCH_TRACEPOINT; v++) {
+		for (int v = FAULT_VARIANT_TP_BTF; v <= FAULT_VARIANT_TRACEPOINT; v++) {
 			ret = try_variant(fw, o, v, err);
 			if (!ret)
 				break;
@@ -277,7 +198,7 @@ int faultwatch__new(const struct faultwatch_opts *o, faultwatch_cb cb, void *ctx
 	}
 	if (ret)
 		goto fail;
-	log_debug("fault probe attached (%s)", faultwatch_variant_name(fw->variant));
+	log_debug("fault probe attached (%s)", fault_variant_name(fw->variant));
 
 	fw->rb = ring_buffer__new(bpf_map__fd(fw->skel->maps.events), on_event, fw, NULL);
 	if (!fw->rb) {
@@ -302,7 +223,7 @@ void faultwatch__free(struct faultwatch *fw)
 	free(fw);
 }
 
-enum faultwatch_variant faultwatch_variant(const struct faultwatch *fw)
+enum fault_variant faultwatch_variant(const struct faultwatch *fw)
 {
 	return fw->variant;
 }
@@ -389,7 +310,7 @@ int faultwatch_prune(struct faultwatch *fw)
 
 /* --- enrichment ----------------------------------------------------------------------- */
 
-static void read_exe(struct faultwatch_fault *f)
+static void read_exe(struct fault *f)
 {
 	char path[64];
 	ssize_t n;
@@ -399,7 +320,7 @@ static void read_exe(struct faultwatch_fault *f)
 	f->exe[n > 0 ? n : 0] = '\0';
 }
 
-static void read_mapping(struct faultwatch_fault *f)
+static void read_mapping(struct fault *f)
 {
 	char path[64], line[PATH_MAX + 128];
 	FILE *fp;
@@ -430,7 +351,7 @@ static void read_mapping(struct faultwatch_fault *f)
 	fclose(fp);
 }
 
-static void read_cgroup(struct faultwatch_fault *f)
+static void read_cgroup(struct fault *f)
 {
 	char path[64], line[512];
 	FILE *fp;
@@ -455,7 +376,7 @@ static void read_cgroup(struct faultwatch_fault *f)
 	fclose(fp);
 }
 
-void faultwatch_enrich(struct faultwatch_fault *f)
+void faultwatch_enrich(struct fault *f)
 {
 	/* Each piece stands alone: a child that exits half-way keeps what was read. */
 	read_exe(f);

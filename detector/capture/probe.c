@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "capture/probe.h"
 #include "core/snapshot.h"
@@ -84,14 +85,6 @@ const char *probe_outcome_name(enum probe_outcome o)
 {
 	return (unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0]) ? outcome_names[o] :
 										"?";
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
 }
 
 /* --- the child -------------------------------------------------------------------------- */
@@ -187,9 +180,9 @@ static int child_main(void *arg)
 		}
 		/* Probes expect a zeroed area; an earlier child may have written it. */
 		memset(scratch, 0, sizeof(scratch));
-		t0 = now_ns();
+		t0 = (uint64_t)clock_mono_ns();
 		o->outcome = guarded_call(c->t[i].fn, scratch, &sig);
-		o->ns = (uint32_t)(now_ns() - t0);
+		o->ns = (uint32_t)((uint64_t)clock_mono_ns() - t0);
 		o->sig = sig;
 	}
 	c->at = c->n;
@@ -212,7 +205,7 @@ static int wait_child(pid_t pid, int pidfd, struct child_args *c, int stall_ms, 
 
 	for (;;) {
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-		uint64_t now = now_ns();
+		uint64_t now = (uint64_t)clock_mono_ns();
 		int64_t left_ms = now < deadline ? (int64_t)((deadline - now) / 1000000) + 1 : 0;
 		int wait_ms = left_ms < stall_ms ? (int)left_ms : stall_ms;
 		int pr = poll(&pfd, 1, wait_ms);
@@ -221,7 +214,7 @@ static int wait_child(pid_t pid, int pidfd, struct child_args *c, int stall_ms, 
 			continue;
 		if (pr > 0)
 			break;
-		if (pr == 0 && c->at != seen && now_ns() < deadline) {
+		if (pr == 0 && c->at != seen && (uint64_t)clock_mono_ns() < deadline) {
 			seen = c->at;
 			continue;
 		}
@@ -239,7 +232,7 @@ int probe_execute(const struct probe_def *t, size_t n, const bool *select, struc
 {
 	int timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
 	int stall_ms = o && o->stall_ms > 0 ? o->stall_ms : DEFAULT_STALL_MS;
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000;
+	uint64_t deadline = (uint64_t)clock_mono_ns() + (uint64_t)timeout_ms * 1000000;
 	struct child_args c = { .t = t, .n = n, .select = select, .obs = obs };
 	size_t at = next_runnable(t, n, select, 0);
 	int deaths = 0;
@@ -254,7 +247,7 @@ int probe_execute(const struct probe_def *t, size_t n, const bool *select, struc
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		return -errno;
-	while (at < n && now_ns() < deadline) {
+	while (at < n && (uint64_t)clock_mono_ns() < deadline) {
 		int pidfd = -1, status = 0, silent;
 		pid_t pid;
 
@@ -338,16 +331,6 @@ bool probe_os_enabled(const struct probe_def *p, int feature, const struct snaps
 	return true;
 }
 
-void probe_shadow_hash_str(const struct featset *shadow, char buf[17])
-{
-	static const char hex[] = "0123456789abcdef";
-	uint64_t h = featset_hash(shadow);
-
-	for (int i = 15; i >= 0; i--, h >>= 4)
-		buf[i] = hex[h & 0xf];
-	buf[16] = '\0';
-}
-
 int probe_run(const struct snapshot *s, const struct probe_opts *o, struct probe_report **out,
 	      struct errbuf *err)
 {
@@ -359,7 +342,7 @@ int probe_run(const struct snapshot *s, const struct probe_opts *o, struct probe
 	int *ids = NULL;
 	/* The probes ran under this kernel: its switches apply whatever CPUID view is judged. */
 	unsigned long hwcap2 = getauxval(AT_HWCAP2);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = (uint64_t)clock_mono_ns();
 	int ret;
 
 	r = calloc(1, sizeof(*r));
@@ -404,7 +387,7 @@ int probe_run(const struct snapshot *s, const struct probe_opts *o, struct probe
 		if (row->result == PROBE_R_MASKED)
 			featset_add(&r->shadow, ids[i]);
 	}
-	r->elapsed_ns = now_ns() - t0;
+	r->elapsed_ns = (uint64_t)clock_mono_ns() - t0;
 	free(obs);
 	free(select);
 	free(ids);
@@ -424,6 +407,27 @@ void probe_report__free(struct probe_report *r)
 		return;
 	free(r->rows);
 	free(r);
+}
+
+void probe_summarize(const struct probe_report *r, struct probe_summary *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->mono_ns = clock_mono_ns();
+	out->real_ns = clock_real_ns();
+	if (!r)
+		return;
+	out->shadow = r->shadow;
+	for (size_t i = 0; i < r->n; i++) {
+		int f = r->rows[i].feature;
+
+		if (f < 0)
+			continue;
+		if (r->rows[i].result == PROBE_R_MISMATCH)
+			featset_add(&out->mismatch, f);
+		else if (r->rows[i].result == PROBE_R_OS_DISABLED)
+			featset_add(&out->os_disabled, f);
+	}
+	featset_minus(&out->os_disabled, &out->os_disabled, &out->mismatch);
 }
 
 bool probe_report_has_mismatch(const struct probe_report *r)

@@ -11,14 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis/classify.h"
 #include "core/features.h"
+#include "core/snapshot.h"
 #include "probes/probes.h"
 
 struct snapshot;
 struct errbuf;
-
-/* The child calls itself this (prctl PR_SET_NAME); the fault watcher knows its faults. */
-#define PROBE_COMM "cpudrift-probe"
 
 /* What happened when the child ran one probe. */
 enum probe_outcome {
@@ -104,6 +103,9 @@ int probe_run(const struct snapshot *s, const struct probe_opts *o, struct probe
 	      struct errbuf *err);
 void probe_report__free(struct probe_report *r);
 
+/** What @r says per feature, for the analysis (a mismatch outranks a success). */
+void probe_summarize(const struct probe_report *r, struct probe_summary *out);
+
 /** True when @r has a mismatch. */
 bool probe_report_has_mismatch(const struct probe_report *r);
 
@@ -114,8 +116,5 @@ bool probe_report_has_mismatch(const struct probe_report *r);
  */
 bool probe_os_enabled(const struct probe_def *p, int feature, const struct snapshot *s,
 		      unsigned long hwcap2);
-
-/** The shadow fingerprint (featset_hash) as "%016llx" into @buf (17 bytes). */
-void probe_shadow_hash_str(const struct featset *shadow, char buf[17]);
 
 #endif

@@ -178,7 +178,7 @@ static int step_arm(struct timesrc *ts)
 
 static int64_t wall_offset(void)
 {
-	return timesrc_now(CLOCK_REALTIME) - timesrc_now(CLOCK_BOOTTIME);
+	return clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
 }
 
 static void step_handle(struct timesrc *ts)
@@ -271,7 +271,7 @@ static void tick(struct timesrc *ts)
 		step_handle(ts);
 		ts->wall_off = wall_offset();
 	}
-	ts->real_off = timesrc_now(CLOCK_REALTIME) - timesrc_now(CLOCK_MONOTONIC);
+	ts->real_off = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	if (due(ts, OBS_CLOCKSOURCE, ts->o.clocksource_s))
 		clocksource_sample(ts, false);
 	if (due(ts, OBS_HOSTCLOCK, ts->o.ptp_s))
@@ -371,7 +371,7 @@ int timesrc__new(struct timesrc **out, const struct timesrc_opts *o, timesrc_cb 
 	ts->ctx = ctx;
 	ts->step_fd = ts->rtc_fd = ts->cs_fd = ts->kmsg_fd = -1;
 	ts->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	ts->real_off = timesrc_now(CLOCK_REALTIME) - timesrc_now(CLOCK_MONOTONIC);
+	ts->real_off = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 
 	ts->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	its.it_value.tv_sec = its.it_interval.tv_sec = ts->o.tick_ms / 1000;
@@ -477,7 +477,7 @@ int timesrc_dispatch(struct timesrc *ts, int fd)
 int timesrc_run(struct timesrc *ts, int64_t duration_ns, volatile sig_atomic_t *stop,
 		void (*idle)(void *ctx), void *ctx)
 {
-	int64_t end = duration_ns > 0 ? timesrc_now(CLOCK_MONOTONIC) + duration_ns : INT64_MAX;
+	int64_t end = duration_ns > 0 ? clock_ns(CLOCK_MONOTONIC) + duration_ns : INT64_MAX;
 	int fds[8], n = timesrc_fds(ts, fds, 8), ep = epoll_create1(EPOLL_CLOEXEC), ret = 0;
 
 	if (ep < 0)
@@ -492,7 +492,7 @@ int timesrc_run(struct timesrc *ts, int64_t duration_ns, volatile sig_atomic_t *
 	}
 	while (!(stop && *stop)) {
 		struct epoll_event evs[8];
-		int64_t left = end - timesrc_now(CLOCK_MONOTONIC);
+		int64_t left = end - clock_ns(CLOCK_MONOTONIC);
 		int k;
 
 		if (left <= 0)
@@ -523,7 +523,7 @@ struct json_object *timesrc_status(const struct timesrc *ts)
 {
 	struct json_object *o = json_object_new_object();
 
-	for (int s = 0; s < OBS_CPUID; s++) {
+	for (int s = 0; s < OBS__COUNT; s++) {
 		struct json_object *j;
 
 		if (!want(ts, s))

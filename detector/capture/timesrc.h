@@ -29,7 +29,7 @@
 struct errbuf;
 struct stall_cpu_stats;
 
-#define TIMESRC_ALL ((1u << OBS_CPUID) - 1) /* every timing source (bit = enum obs_source) */
+#define TIMESRC_ALL ((1u << OBS__COUNT) - 1) /* every timing source (bit = enum obs_source) */
 
 struct timesrc_opts {
 	unsigned sources; /* bitmask of 1 << OBS_*; default TIMESRC_ALL */

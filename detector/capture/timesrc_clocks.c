@@ -46,14 +46,14 @@ void timesrc_rtc_sample(struct timesrc *ts)
 
 	if (ts->rtc_uie && read(ts->rtc_fd, &data, sizeof(data)) < 0)
 		return;
-	ts->rtc_last_wake = timesrc_now(CLOCK_MONOTONIC);
-	real = timesrc_now(CLOCK_REALTIME);
+	ts->rtc_last_wake = clock_ns(CLOCK_MONOTONIC);
+	real = clock_ns(CLOCK_REALTIME);
 	rtc = rtc_read_ns(ts->rtc_fd);
 	if (rtc == INT64_MIN)
 		return;
 	off = rtc - real;
 	if (ts->rtc_last_emit && llabs(off - ts->rtc_last_off) < 2000000 &&
-	    timesrc_now(CLOCK_MONOTONIC) - ts->rtc_last_emit < ts->o.rtc_quiet_s * 1000000000LL)
+	    clock_ns(CLOCK_MONOTONIC) - ts->rtc_last_emit < ts->o.rtc_quiet_s * 1000000000LL)
 		return;
 	observe_init(&o, OBS_HOSTCLOCK);
 	snprintf(o.text, sizeof(o.text), "rtc0");
@@ -71,7 +71,7 @@ void timesrc_rtc_sample(struct timesrc *ts)
  */
 void timesrc_rtc_rearm(struct timesrc *ts)
 {
-	int64_t now = timesrc_now(CLOCK_MONOTONIC);
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	if (ts->rtc_fd < 0 || !ts->rtc_uie)
 		return;
@@ -183,9 +183,9 @@ static void tsc_pair(uint64_t *tsc, int64_t *raw)
 	int64_t best = INT64_MAX;
 
 	for (int i = 0; i < 5; i++) {
-		int64_t a = timesrc_now(CLOCK_MONOTONIC_RAW);
+		int64_t a = clock_ns(CLOCK_MONOTONIC_RAW);
 		uint64_t t = hw_rdtsc();
-		int64_t b = timesrc_now(CLOCK_MONOTONIC_RAW);
+		int64_t b = clock_ns(CLOCK_MONOTONIC_RAW);
 
 		if (b - a < best) {
 			best = b - a;
@@ -233,7 +233,7 @@ static int64_t read_steal_ns(void)
 
 void timesrc_steal_sample(struct timesrc *ts)
 {
-	int64_t s = read_steal_ns(), mono = timesrc_now(CLOCK_MONOTONIC);
+	int64_t s = read_steal_ns(), mono = clock_ns(CLOCK_MONOTONIC);
 	struct observation o;
 
 	if (s < 0)
@@ -267,10 +267,10 @@ void timesrc_cpuid_lat_sample(struct timesrc *ts)
 	if (!d)
 		return;
 	for (int i = 0; i < n; i++) {
-		int64_t a = timesrc_now(CLOCK_MONOTONIC_RAW);
+		int64_t a = clock_ns(CLOCK_MONOTONIC_RAW);
 
 		hw_cpuid(0, 0, r);
-		d[i] = timesrc_now(CLOCK_MONOTONIC_RAW) - a;
+		d[i] = clock_ns(CLOCK_MONOTONIC_RAW) - a;
 	}
 	qsort(d, n, sizeof(*d), cmp_i64);
 	observe_init(&o, OBS_CPUID_LAT);

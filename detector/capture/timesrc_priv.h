@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "capture/timesrc.h"
+#include "core/clock.h"
 
 #define MAX_PTP 4
 
@@ -52,14 +53,6 @@ struct timesrc {
 	int64_t steal_prev, steal_mono;
 	bool steal_have;
 };
-
-static inline int64_t timesrc_now(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static inline void timesrc_emit(struct timesrc *ts, const struct observation *o)
 {

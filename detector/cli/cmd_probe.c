@@ -118,7 +118,7 @@ static struct json_object *report_json(const struct probe_report *r, const struc
 	}
 	json_object_object_add(root, "probes", arr);
 	names = featset_to_json(&r->shadow);
-	probe_shadow_hash_str(&r->shadow, hash);
+	featset_hash_str(&r->shadow, hash);
 	json_object_object_add(sh, "features", names);
 	json_object_object_add(sh, "hash", json_object_new_string(hash));
 	json_object_object_add(root, "shadow", sh);
@@ -153,7 +153,7 @@ static void report_print(const struct probe_report *r, const struct snapshot *s,
 			probe_result_name(row->result), row->obs.ns, detail);
 	}
 	n = featset_names(&r->shadow, names);
-	probe_shadow_hash_str(&r->shadow, hash);
+	featset_hash_str(&r->shadow, hash);
 	fprintf(f, "\nshadow (masked but executable): %d feature%s, hash %s\n", n,
 		n == 1 ? "" : "s", hash);
 	for (int i = 0; i < n; i++)

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* cpudrift record: every timing observation (and periodic CPUID snapshots) as JSON lines. */
+/*
+ * cpudrift record: every timing observation, and periodic snapshots with their probe runs,
+ * as a recording (formats/recording.h).
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -10,7 +13,10 @@
 #include "capture/capture.h"
 #include "cli/cli.h"
 #include "core/log.h"
+#include "capture/probe.h"
+#include "core/clock.h"
 #include "core/observe.h"
+#include "formats/recording.h"
 #include "core/snapshot.h"
 #include "capture/timesrc.h"
 
@@ -19,6 +25,7 @@ struct rec {
 	int err;
 	long count[OBS__COUNT];
 	int64_t cpuid_every_ns, cpuid_next;
+	long snapshots;
 };
 
 static volatile sig_atomic_t stop;
@@ -32,7 +39,7 @@ static void on_signal(int sig)
 static void write_obs(void *ctx, const struct observation *o)
 {
 	struct rec *r = ctx;
-	int err = observe_write(r->f, o);
+	int err = recording_write_observation(r->f, o);
 
 	/* Flushed line by line: a recording cut short by a crash is still a recording. */
 	if (!err && fflush(r->f))
@@ -44,31 +51,49 @@ static void write_obs(void *ctx, const struct observation *o)
 	r->count[o->src]++;
 }
 
+/* A snapshot and a probe run, as the daemon takes them every interval. */
 static void record_cpuid(struct rec *r)
 {
+	struct probe_report *pr = NULL;
 	struct snapshot *s = NULL;
-	struct observation o;
+	struct probe_summary ps;
 	struct errbuf err;
+	int ret;
 
 	if (capture_snapshot(&s, NULL, &err)) {
 		log_warn("failed to capture CPUID: %s", err.msg);
 		return;
 	}
-	observe_from_snapshot(s, &o);
+	if (!probe_run(s, NULL, &pr, &err)) {
+		probe_summarize(pr, &ps);
+		s->has_shadow = true;
+		s->shadow = pr->shadow;
+	} else {
+		log_warn("failed to run the instruction probes: %s", err.msg);
+	}
+	ret = recording_write_snapshot(r->f, s);
+	if (!ret && pr)
+		ret = recording_write_probe(r->f, &ps);
+	if (!ret && fflush(r->f))
+		ret = -errno;
+	if (ret && !r->err) {
+		r->err = ret;
+		stop = 1;
+	}
+	r->snapshots++;
+	probe_report__free(pr);
 	snapshot__free(s);
-	write_obs(r, &o);
 }
 
 static void on_wakeup(void *ctx)
 {
 	struct rec *r = ctx;
-	struct observation now;
+	int64_t now = clock_mono_ns();
 
 	if (!r->cpuid_every_ns)
 		return;
-	observe_init(&now, OBS_CPUID);
-	if (now.mono_ns >= r->cpuid_next) {
-		r->cpuid_next = now.mono_ns + r->cpuid_every_ns;
+	if (now >= r->cpuid_next) {
+		r->cpuid_next = now + r->cpuid_every_ns;
 		record_cpuid(r);
 	}
 }
@@ -82,7 +107,7 @@ static int parse_sources(const char *list, unsigned *out)
 	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		int s = observe_source_lookup(tok);
 
-		if (s < 0 || s >= OBS_CPUID) {
+		if (s < 0 || s >= OBS__COUNT) {
 			log_err("failed to parse --sources: unknown timing source '%s'", tok);
 			ret = -EINVAL;
 			break;
@@ -105,8 +130,8 @@ static void usage(void)
 	       "                      cpuid_latency,hre\n"
 	       "      --stall-us N    hrtimer lateness the kernel reports (default: the stall\n"
 	       "                      threshold)\n"
-	       "      --cpuid-every S also record a CPUID snapshot every S seconds (default 60,\n"
-	       "                      0: never)\n");
+	       "      --cpuid-every S also record a CPUID snapshot and a probe run every S\n"
+	       "                      seconds (default 60, 0: never)\n");
 }
 
 int cmd_record(int argc, char **argv)
@@ -183,7 +208,7 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	on_wakeup(&r);
 	/* Baselines right away rather than one interval in. */
-	for (int s = OBS_HOSTCLOCK; s < OBS_CPUID; s++)
+	for (int s = OBS_HOSTCLOCK; s < OBS__COUNT; s++)
 		timesrc_sample(ts, s);
 	ret = timesrc_run(ts, (int64_t)(duration * 1e9), &stop, on_wakeup, &r);
 	timesrc_dispatch(ts, -1);
@@ -195,6 +220,8 @@ int cmd_record(int argc, char **argv)
 	for (int s = 0; s < OBS__COUNT; s++)
 		if (r.count[s])
 			log_info("recorded %ld %s observations", r.count[s], obs_source_names[s]);
+	if (r.snapshots)
+		log_info("recorded %ld snapshots with their probe runs", r.snapshots);
 	if (cli_close_out(r.f, path) || ret || r.err)
 		return EXIT_ERROR;
 	return EXIT_OK;

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* cpudrift replay: run the live analysis (timing rules, evidence, verdict) on a recording. */
+/*
+ * cpudrift replay: the daemon's analysis (tracker, timing rules, verdict) on a recording,
+ * without the daemon: the events it would have raised, minus the processes at risk.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
-#include "analysis/replay.h"
+#include "formats/recording.h"
 
 static int print_event(void *ctx, const struct event *e)
 {
@@ -33,9 +36,11 @@ static int print_event(void *ctx, const struct event *e)
 static void usage(void)
 {
 	printf("usage: cpudrift replay [--json] [--window S] FILE\n\n"
-	       "Run the timing rules and the migration verdict on a recording made by\n"
-	       "`cpudrift record` (one observation a JSON line; \"-\" reads stdin) and print\n"
-	       "the events.  Exit status 1 when there are events, 0 when none.\n"
+	       "Run the daemon's analysis (snapshots, probe runs, faults, timing rules and\n"
+	       "the migration verdict) on a recording made by `cpudrift record` (one JSON\n"
+	       "object a line; \"-\" reads stdin) and print the events.  The processes at\n"
+	       "risk are not listed: they belong to the machine that was recorded.\n"
+	       "Exit status 1 when there are events, 0 when none.\n"
 	       "  -j, --json       one event JSON object a line\n"
 	       "  -w, --window S   verdict window in seconds (default 300)\n");
 }
@@ -49,13 +54,13 @@ int cmd_replay(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct replay_opts ro;
-	struct replay_stats st;
-	struct errbuf err;
+	struct engine_opts ro;
+	struct recording_stats st;
+	struct errbuf err = { "" };
 	bool json = false;
 	int c;
 
-	replay_opts_default(&ro);
+	engine_opts_default(&ro);
 	while ((c = getopt_long(argc, argv, "jw:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -83,7 +88,7 @@ int cmd_replay(int argc, char **argv)
 		usage();
 		return EXIT_ERROR;
 	}
-	if (replay_file(argv[optind], &ro, print_event, &json, &st, &err)) {
+	if (recording_replay(argv[optind], &ro, print_event, &json, &st, &err)) {
 		log_err("%s", err.msg);
 		return EXIT_ERROR;
 	}

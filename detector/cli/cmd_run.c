@@ -14,13 +14,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cpudrift run [--config FILE] [--state-dir DIR] [-v]\n\n"
+		"usage: cpudrift run [--config FILE] [--state-dir DIR] [--replay FILE] [-v]\n\n"
 		"Run the cpudrift service in the foreground: snapshots and probes every\n"
 		"interval, the eBPF fault watcher, the timing sources, the migration verdict;\n"
 		"events go to the store in the state dir, the journal, hooks and the\n"
 		"Prometheus textfile.  SIGHUP reloads the configuration, SIGTERM stops.\n\n"
 		"  --config FILE     configuration (default %s if present)\n"
 		"  --state-dir DIR   evidence store folder (default from the configuration)\n"
+		"  --replay FILE     a recording (`cpudrift record`) in place of the live\n"
+		"                    sources: its events go to the sinks, then cpudrift exits\n"
 		"  -v                more log output (repeat for debug)\n",
 		"/etc/cpudrift/cpudrift.conf");
 }
@@ -61,6 +63,7 @@ int cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "replay", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -68,13 +71,16 @@ int cmd_run(int argc, char **argv)
 	struct daemon_opts o = { 0 };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:s:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:r:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o.config_path = optarg;
 			break;
 		case 's':
 			o.state_dir = optarg;
+			break;
+		case 'r':
+			o.replay_path = optarg;
 			break;
 		case 'v':
 			cli_verbose();

@@ -39,12 +39,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "analysis/attrib.h"
+#include "core/signals.h"
+#include "analysis/tracker.h"
 #include "capture/capture.h"
-#include "analysis/classify.h"
-#include "cli/cli.h"
-#include "analysis/faultevent.h"
 #include "capture/faultwatch.h"
+#include "core/clock.h"
+#include "cli/cli.h"
 #include "core/log.h"
 #include "capture/probe.h"
 #include "core/snapshot.h"
@@ -52,8 +52,7 @@
 struct watch {
 	bool json;
 	int pid;
-	const struct snapshot *snap;
-	const struct classify_probe *probe;
+	struct tracker *t;
 	unsigned long seen;
 };
 
@@ -65,47 +64,49 @@ static void on_stop(int sig)
 	stop = 1;
 }
 
-static int on_fault(const struct faultwatch_fault *f, void *ctx)
+static const char *body_str(const struct event *e, const char *key, const char *dflt)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(e->body, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return dflt;
+	return json_object_get_string(v);
+}
+
+static int on_fault(const struct fault *f, void *ctx)
 {
 	struct watch *w = ctx;
-	struct classification c;
-	struct attribution a;
-	struct classify_input in = {
-		.advertised = &w->snap->features,
-		.has_xcr0 = w->snap->has_xcr0,
-		.xcr0 = w->snap->xcr0,
-		.probe = w->probe,
-		.amx_permitted = -1,
-	};
-
-	struct featset now;
+	struct fault judged = *f;
+	struct evlist out = { 0 };
 
 	if (w->pid && f->pid != w->pid)
 		return 0;
 	w->seen++;
-	/* Judge against CPUID now: the snapshot taken at start may predate a migration. */
-	if (f->sig == SIGILL && !capture_features_now(&now, 1000000000ll) &&
-	    (featset_and(&now, &now, &w->snap->features),
-	     !featset_equal(&now, &w->snap->features))) {
-		in.advertised = &now;
-		in.at_start = &w->snap->features;
+	/* Judged on its own vCPU: the snapshot taken at start may predate a migration. */
+	capture_fault_cpuid(w->t, &judged, NSEC_PER_SEC);
+	if (tracker_fault(w->t, &judged, &out) || !out.n) {
+		evlist_free(&out);
+		return 0;
 	}
-	faultevent_classify(f, &in, &a, &c);
-	if (w->json) {
-		struct event *e = faultevent_new(f, &a, &c);
+	for (size_t i = 0; i < out.n; i++) {
+		const struct event *e = out.v[i];
+		const char *sig = signals_name(f->sig);
 
-		if (e)
+		if (e->kind != EV_FAULT_SIGILL)
+			continue;
+		if (w->json) {
 			cli_print_json(stdout, e->body, true);
-		event__free(e);
-	} else {
-		const char *sig = faultwatch_signal_name(f->sig);
-
+			continue;
+		}
 		printf("%s pid %d (%s) SIG%s at 0x%llx %s%s%s: %s [%s] x%llu\n",
 		       f->exe[0] ? f->exe : "?", f->pid, f->comm, sig ? sig : "?",
-		       (unsigned long long)f->ip, a.decoded ? a.text : "(undecodable)",
+		       (unsigned long long)f->ip, body_str(e, "text", "(undecodable)"),
 		       f->has_map ? " in " : "", f->has_map ? f->map_path : "",
-		       fault_class_name(c.cls), c.reason, (unsigned long long)f->count);
+		       body_str(e, "class", "?"), body_str(e, "reason", ""),
+		       (unsigned long long)f->count);
 	}
+	evlist_free(&out);
 	fflush(stdout);
 	return 0;
 }
@@ -114,7 +115,7 @@ static int parse_signals(const char *list, uint64_t *mask)
 {
 	char bad[64] = "";
 
-	if (!faultwatch_signals_parse(list, mask, bad, sizeof(bad)))
+	if (!signals_parse(list, mask, bad, sizeof(bad)))
 		return 0;
 	log_err("failed to parse --signals: %s%s%s (ILL, SEGV, BUS, FPE, TRAP)",
 		bad[0] ? "unknown signal '" : "empty list", bad, bad[0] ? "'" : "");
@@ -133,7 +134,7 @@ static void print_summary(struct faultwatch *fw, bool json)
 		json_object_object_add(o, "kind", json_object_new_string("watch.summary"));
 		json_object_object_add(
 			o, "variant",
-			json_object_new_string(faultwatch_variant_name(faultwatch_variant(fw))));
+			json_object_new_string(fault_variant_name(faultwatch_variant(fw))));
 		json_object_object_add(o, "faults", json_object_new_int64((int64_t)st.faults));
 		json_object_object_add(o, "events", json_object_new_int64((int64_t)st.events));
 		json_object_object_add(o, "suppressed",
@@ -176,8 +177,8 @@ int cmd_watch(int argc, char **argv)
 	};
 	struct faultwatch_opts fo = { 0 };
 	struct capture_opts co = { .only_cpu = -1, .skip_extra = true };
-	struct classify_probe *cp = NULL;
 	struct probe_report *pr = NULL;
+	struct probe_summary ps;
 	struct faultwatch *fw = NULL;
 	struct snapshot *s = NULL;
 	struct errbuf err = { "" };
@@ -197,12 +198,12 @@ int cmd_watch(int argc, char **argv)
 				return EXIT_ERROR;
 			break;
 		case 'V':
-			if (faultwatch_variant_lookup(optarg) <= 0) {
+			if (fault_variant_lookup(optarg) <= 0) {
 				log_err("failed to parse --variant: '%s' (tp_btf, raw_tp, tracepoint)",
 					optarg);
 				return EXIT_ERROR;
 			}
-			fo.variant = faultwatch_variant_lookup(optarg);
+			fo.variant = fault_variant_lookup(optarg);
 			break;
 		case 'd':
 			duration = strtod(optarg, NULL);
@@ -230,27 +231,43 @@ int cmd_watch(int argc, char **argv)
 		log_err("%s", err.msg[0] ? err.msg : "failed to capture CPUID");
 		return EXIT_ERROR;
 	}
-	w.snap = s;
+	w.t = tracker__new();
+	if (!w.t) {
+		log_err("failed to start the analysis: %s", strerror(ENOMEM));
+		goto out;
+	}
 	/* Probe before attaching: the probes' own faults are not news. */
 	if (probe) {
 		if (probe_run(s, NULL, &pr, &err)) {
 			log_warn("%s; classifying without probe results", err.msg);
 		} else {
-			cp = malloc(sizeof(*cp));
-			if (cp)
-				classify_probe_from_report(pr, cp);
-			w.probe = cp;
+			probe_summarize(pr, &ps);
+			s->has_shadow = true;
+			s->shadow = pr->shadow;
+		}
+	}
+	/* The tracker judges every fault against this snapshot, the baseline of the watch. */
+	{
+		struct evlist ignored = { 0 };
+		int r = tracker_snapshot(w.t, s, &ignored);
+
+		s = NULL;
+		if (!r && pr)
+			r = tracker_probes(w.t, &ps, &ignored);
+		evlist_free(&ignored);
+		if (r) {
+			log_err("failed to start the analysis: %s", strerror(-r));
+			goto out;
 		}
 	}
 	if (faultwatch__new(&fo, on_fault, &w, &fw, &err)) {
 		log_err("%s", err.msg);
 		goto out;
 	}
-	log_info("watching faults with the %s program",
-		 faultwatch_variant_name(faultwatch_variant(fw)));
+	log_info("watching faults with the %s program", fault_variant_name(faultwatch_variant(fw)));
 	if (!w.json)
 		fprintf(stderr, "cpudrift: watching (%s); Ctrl-C to stop\n",
-			faultwatch_variant_name(faultwatch_variant(fw)));
+			fault_variant_name(faultwatch_variant(fw)));
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -272,7 +289,7 @@ int cmd_watch(int argc, char **argv)
 out:
 	faultwatch__free(fw);
 	probe_report__free(pr);
-	free(cp);
+	tracker__free(w.t);
 	snapshot__free(s);
 	return ret;
 }

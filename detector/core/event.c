@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/event.h"
 
 const char *const event_kind_names[EV__COUNT] = {
@@ -62,14 +64,6 @@ const char *event_boot_id(void)
 		id[strcspn(id, "\n")] = 0;
 	fclose(f);
 	return id;
-}
-
-static int64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 struct event *event__new(enum event_kind kind, enum severity sev)
@@ -179,4 +173,31 @@ struct event *event_from_json(struct json_object *o)
 bad:
 	event__free(e);
 	return NULL;
+}
+
+int evlist_push(struct evlist *l, struct event *e)
+{
+	if (!e)
+		return -ENOMEM;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct event **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			event__free(e);
+			return -ENOMEM;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = e;
+	return 0;
+}
+
+void evlist_free(struct evlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		event__free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }

@@ -67,6 +67,17 @@ struct json_object *event_to_json(const struct event *e);
 /** Inverse of event_to_json; NULL on malformed input. */
 struct event *event_from_json(struct json_object *o);
 
+/* A growable list of owned events. */
+struct evlist {
+	size_t n, cap;
+	struct event **v;
+};
+
+/** Append @e (ownership moves to the list, also on failure).  0 or -ENOMEM. */
+int evlist_push(struct evlist *l, struct event *e);
+/** Free every event and the array. */
+void evlist_free(struct evlist *l);
+
 /** The kernel's boot id (/proc/sys/kernel/random/boot_id), cached; "" if unreadable. */
 const char *event_boot_id(void);
 

@@ -94,6 +94,16 @@ uint64_t featset_hash(const struct featset *s)
 	return h;
 }
 
+void featset_hash_str(const struct featset *s, char buf[17])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t h = featset_hash(s);
+
+	for (int i = 15; i >= 0; i--, h >>= 4)
+		buf[i] = hex[h & 0xf];
+	buf[16] = '\0';
+}
+
 /*
  * Without an XCR0 reading (a dump imported from another machine) we cannot know what its
  * OS enabled; we assume it enabled everything the CPU advertised.

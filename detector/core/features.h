@@ -101,6 +101,8 @@ struct json_object *featset_to_json(const struct featset *s);
  * Independent of table order, so adding rows to the table never changes old hashes.
  */
 uint64_t featset_hash(const struct featset *s);
+/** featset_hash as 16 hex digits into @buf (17 bytes). */
+void featset_hash_str(const struct featset *s, char buf[17]);
 
 /** True when the OS has enabled every XCR0 state component feature @id needs. */
 bool feature_xstate_enabled(int id, bool has_xcr0, uint64_t xcr0);

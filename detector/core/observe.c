@@ -2,12 +2,13 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/observe.h"
-#include "core/snapshot.h"
 
 #define OBS_VALUE_MAX (1LL << 62)
 
@@ -21,7 +22,6 @@ const char *const obs_source_names[OBS__COUNT] = {
 struct obs_form {
 	const char *fields[3];
 	const char *text_key; /* NULL: the source carries no text */
-	bool feats;
 };
 
 static const struct obs_form forms[OBS__COUNT] = {
@@ -34,9 +34,6 @@ static const struct obs_form forms[OBS__COUNT] = {
 	[OBS_STEAL] = { { "steal_ns", "interval_ns", "ncpu" } },
 	[OBS_CPUID_LAT] = { { "median_ns", "p90_ns", "n" } },
 	[OBS_HRE] = { { "count" } },
-	[OBS_CPUID] = { { "level" }, "identity", true },
-	[OBS_SHADOW] = { {}, NULL, true },
-	[OBS_FAULT] = { { "pid" }, "class", true },
 };
 
 int observe_source_lookup(const char *name)
@@ -47,20 +44,12 @@ int observe_source_lookup(const char *name)
 	return -1;
 }
 
-static int64_t now_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void observe_init(struct observation *o, enum obs_source src)
 {
 	memset(o, 0, sizeof(*o));
 	o->src = src;
-	o->mono_ns = now_ns(CLOCK_MONOTONIC);
-	o->real_ns = now_ns(CLOCK_REALTIME);
+	o->mono_ns = clock_ns(CLOCK_MONOTONIC);
+	o->real_ns = clock_ns(CLOCK_REALTIME);
 }
 
 struct json_object *observe_to_json(const struct observation *o)
@@ -77,8 +66,6 @@ struct json_object *observe_to_json(const struct observation *o)
 		json_object_object_add(j, f->fields[i], json_object_new_int64(o->v[i]));
 	if (f->text_key)
 		json_object_object_add(j, f->text_key, json_object_new_string(o->text));
-	if (f->feats && o->has_feats)
-		json_object_object_add(j, "features", featset_to_json(&o->feats));
 	return j;
 }
 
@@ -140,29 +127,6 @@ int observe_from_json(struct json_object *j, struct observation *o, struct errbu
 		}
 		snprintf(o->text, sizeof(o->text), "%s", json_object_get_string(v));
 	}
-	if (f->feats && json_object_object_get_ex(j, "features", &v)) {
-		size_t n;
-
-		if (!json_object_is_type(v, json_type_array)) {
-			errbuf_set(err, "\"features\" is not an array");
-			return -EINVAL;
-		}
-		o->has_feats = true;
-		n = json_object_array_length(v);
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *s = json_object_array_get_idx(v, i);
-			int id;
-
-			if (!json_object_is_type(s, json_type_string)) {
-				errbuf_set(err, "feature %zu is not a string", i);
-				return -EINVAL;
-			}
-			/* Names from a newer feature table are skipped, not fatal. */
-			id = feature_lookup(json_object_get_string(s));
-			if (id >= 0)
-				featset_add(&o->feats, id);
-		}
-	}
 	return 0;
 }
 
@@ -181,47 +145,4 @@ struct event *observe_event(const struct observation *o, enum event_kind kind, e
 	vsnprintf(e->summary, sizeof(e->summary), fmt, ap);
 	va_end(ap);
 	return e;
-}
-
-void observe_from_snapshot(const struct snapshot *s, struct observation *o)
-{
-	observe_init(o, OBS_CPUID);
-	o->mono_ns = s->monotonic_ns;
-	o->real_ns = s->realtime_ns;
-	o->cpuid.level = s->level;
-	o->has_feats = true;
-	o->feats = s->features;
-	snprintf(o->text, sizeof(o->text), "%s %u/%u/%u %.64s hv=%s", s->id.vendor, s->id.family,
-		 s->id.model, s->id.stepping, s->id.brand, s->hypervisor[0] ? s->hypervisor : "-");
-}
-
-int observe_write(FILE *f, const struct observation *o)
-{
-	struct json_object *j = observe_to_json(o);
-	int err = 0;
-
-	if (!j)
-		return -ENOMEM;
-	if (fprintf(f, "%s\n",
-		    json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		err = -errno ?: -EIO;
-	json_object_put(j);
-	return err;
-}
-
-int observe_parse_line(const char *line, struct observation *o, struct errbuf *err)
-{
-	enum json_tokener_error jerr;
-	struct json_object *j;
-	int ret;
-
-	j = json_tokener_parse_verbose(line, &jerr);
-	if (!j) {
-		errbuf_set(err, "invalid JSON: %s", json_tokener_error_desc(jerr));
-		return -EINVAL;
-	}
-	ret = observe_from_json(j, o, err);
-	json_object_put(j);
-	return ret;
 }

@@ -1,40 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Observations: the raw facts timing sources (and, for record/replay, snapshots, probes
- * and the fault watcher) hand to the analysis.  Plain structs with one JSON-lines form,
- * shared by `cpudrift record` and `cpudrift replay`, so a recording drives exactly the
- * analysis the live daemon runs.  Observations never decide anything; timing.c and
- * verdict.c do.
+ * Observations: the raw facts timing sources hand to the analysis.  Plain structs with one
+ * JSON form, one line each in a recording (formats/recording.h, which also carries
+ * snapshots, probe runs and faults), so a recording drives exactly the analysis the live
+ * daemon runs.  Observations never decide anything; analysis/timing.c does.
  */
 #ifndef CPUDRIFT_OBSERVE_H
 #define CPUDRIFT_OBSERVE_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include <json-c/json.h>
 
 #include "core/event.h"
-#include "core/features.h"
 
 struct errbuf;
 
 /* X(ID, "json name", "meaning") */
-#define OBS_SOURCES(X)                                                                   \
-	X(STALL, "stall", "an hrtimer ran late on one vCPU (BPF)")                       \
-	X(CLOCK_STEP, "clock_step", "CLOCK_REALTIME was set (timerfd cancel-on-set)")    \
-	X(HOSTCLOCK, "hostclock",                                                        \
-	  "offset of a host-following clock (RTC, PTP) from CLOCK_REALTIME")             \
-	X(TSC, "tsc", "TSC rate over one interval, against CLOCK_MONOTONIC_RAW")         \
-	X(CLOCKSOURCE, "clocksource", "the kernel's current clocksource")                \
-	X(KMSG, "kmsg", "a kernel clocksource or TSC watchdog message")                  \
-	X(STEAL, "steal", "steal time over one interval (/proc/stat)")                   \
-	X(CPUID_LAT, "cpuid_latency", "median cost of one CPUID exit")                   \
-	X(HRE, "hre", "Hyper-V reenlightenment interrupt count (/proc/interrupts)")      \
-	X(CPUID, "cpuid", "advertised features, x86-64 level and identity (a snapshot)") \
-	X(SHADOW, "shadow", "masked-but-executable features (the probes)")               \
-	X(FAULT, "fault", "a classified fault (the fault watcher)")
+#define OBS_SOURCES(X)                                                                \
+	X(STALL, "stall", "an hrtimer ran late on one vCPU (BPF)")                    \
+	X(CLOCK_STEP, "clock_step", "CLOCK_REALTIME was set (timerfd cancel-on-set)") \
+	X(HOSTCLOCK, "hostclock",                                                     \
+	  "offset of a host-following clock (RTC, PTP) from CLOCK_REALTIME")          \
+	X(TSC, "tsc", "TSC rate over one interval, against CLOCK_MONOTONIC_RAW")      \
+	X(CLOCKSOURCE, "clocksource", "the kernel's current clocksource")             \
+	X(KMSG, "kmsg", "a kernel clocksource or TSC watchdog message")               \
+	X(STEAL, "steal", "steal time over one interval (/proc/stat)")                \
+	X(CPUID_LAT, "cpuid_latency", "median cost of one CPUID exit")                \
+	X(HRE, "hre", "Hyper-V reenlightenment interrupt count (/proc/interrupts)")
 
 enum obs_source {
 #define X(id, name, desc) OBS_##id,
@@ -81,17 +75,9 @@ struct observation {
 		struct {
 			int64_t count; /* summed over CPUs */
 		} hre;
-		struct {
-			int64_t level; /* x86-64 level 0-4; text: identity; feats: advertised */
-		} cpuid;
-		struct {
-			int64_t pid; /* text: fault class ("feature-lost", ...); feats: features needed */
-		} fault;
 		int64_t v[3];
 	};
 	char text[OBS_TEXT_MAX];
-	bool has_feats;
-	struct featset feats;
 };
 
 extern const char *const obs_source_names[OBS__COUNT];
@@ -103,7 +89,7 @@ void observe_init(struct observation *o, enum obs_source src);
 
 /**
  * One JSON object: {"src", "mono_ns", "real_ns", the source's value fields by name, its text
- * under the source's key ("clock", "name", "msg", "identity", "class"), "features": [...]}.
+ * under the source's key ("clock", "name", "msg")}.
  */
 struct json_object *observe_to_json(const struct observation *o);
 /** Inverse of observe_to_json.  -EINVAL with @err filled on malformed input. */
@@ -116,15 +102,5 @@ int observe_from_json(struct json_object *j, struct observation *o, struct errbu
 struct event *observe_event(const struct observation *o, enum event_kind kind, enum severity sev,
 			    const char *subject, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
-
-struct snapshot;
-
-/** A "cpuid" observation of a decoded snapshot: features, level, identity and hypervisor. */
-void observe_from_snapshot(const struct snapshot *s, struct observation *o);
-
-/** Write @o as one JSON line.  0 or -errno. */
-int observe_write(FILE *f, const struct observation *o);
-/** Parse one JSON line.  -EINVAL with @err filled (without the line number). */
-int observe_parse_line(const char *line, struct observation *o, struct errbuf *err);
 
 #endif

@@ -23,6 +23,36 @@ void snapshot__free(struct snapshot *s)
 	free(s);
 }
 
+struct snapshot *snapshot_dup(const struct snapshot *s)
+{
+	struct snapshot *d = snapshot__new();
+
+	if (!d)
+		return NULL;
+	*d = *s;
+	d->vcpus = NULL;
+	d->kflags = NULL;
+	d->nvcpus = 0;
+	d->nkflags = 0;
+	for (int i = 0; i < s->nvcpus; i++) {
+		struct vcpu_dump *v = snapshot_add_vcpu(d, s->vcpus[i].cpu);
+
+		if (!v)
+			goto fail;
+		v->leaves = malloc((s->vcpus[i].n ?: 1) * sizeof(*v->leaves));
+		if (!v->leaves)
+			goto fail;
+		memcpy(v->leaves, s->vcpus[i].leaves, s->vcpus[i].n * sizeof(*v->leaves));
+		v->n = v->cap = s->vcpus[i].n;
+	}
+	if (snapshot_set_kflags(d, s->kflags, s->nkflags))
+		goto fail;
+	return d;
+fail:
+	snapshot__free(d);
+	return NULL;
+}
+
 struct vcpu_dump *snapshot_add_vcpu(struct snapshot *s, int cpu)
 {
 	struct vcpu_dump *v = realloc(s->vcpus, (s->nvcpus + 1) * sizeof(*v));
@@ -34,6 +64,34 @@ struct vcpu_dump *snapshot_add_vcpu(struct snapshot *s, int cpu)
 	memset(v, 0, sizeof(*v));
 	v->cpu = cpu;
 	return v;
+}
+
+uint32_t vcpu_dump_max_leaf(const struct vcpu_dump *v, uint32_t base)
+{
+	const struct leafval *l = vcpu_dump_get(v, base, 0);
+
+	if (!l)
+		return 0;
+	if (base && (l->r[REG_EAX] < base || l->r[REG_EAX] > base + 0xffff))
+		return 0;
+	return l->r[REG_EAX];
+}
+
+uint64_t snapshot_digest(const struct snapshot *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+#define MIX(p, n)                           \
+	for (size_t k_ = 0; k_ < (n); k_++) \
+	h = (h ^ ((const uint8_t *)(p))[k_]) * 0x100000001b3ull
+	for (int i = 0; i < s->nvcpus; i++)
+		MIX(s->vcpus[i].leaves, s->vcpus[i].n * sizeof(struct leafval));
+	MIX(&s->xcr0, sizeof(s->xcr0));
+	MIX(&s->microcode, sizeof(s->microcode));
+	if (s->has_shadow)
+		MIX(&s->shadow, sizeof(s->shadow));
+#undef MIX
+	return h;
 }
 
 static int leaf_cmp(uint32_t la, uint32_t sa, uint32_t lb, uint32_t sb)

@@ -16,6 +16,10 @@
 
 #define SNAPSHOT_FORMAT 1
 
+/* The CPUID leaf ranges: standard from 0, hypervisor from 0x40000000, extended from 0x80000000. */
+#define LEAF_HV_BASE 0x40000000u
+#define LEAF_EXT_BASE 0x80000000u
+
 /* One CPUID result. */
 struct leafval {
 	uint32_t leaf;
@@ -71,9 +75,17 @@ struct snapshot {
 
 struct snapshot *snapshot__new(void);
 void snapshot__free(struct snapshot *s);
+/** A deep copy; NULL on allocation failure. */
+struct snapshot *snapshot_dup(const struct snapshot *s);
 
 /** Add a vCPU to @s; returns it, or NULL on allocation failure. */
 struct vcpu_dump *snapshot_add_vcpu(struct snapshot *s, int cpu);
+/**
+ * The highest leaf of the range starting at @base (0, LEAF_HV_BASE, LEAF_EXT_BASE) that @v
+ * reports, or 0 when the range is absent: a range is present only when its maximum leaf
+ * lies in the range itself.
+ */
+uint32_t vcpu_dump_max_leaf(const struct vcpu_dump *v, uint32_t base);
 /** Add or replace one leaf; keeps the vCPU's leaves sorted.  0 or -ENOMEM. */
 int vcpu_dump_put(struct vcpu_dump *v, uint32_t leaf, uint32_t subleaf, const uint32_t r[4]);
 /** The leaf, or NULL when it was not captured. */
@@ -83,13 +95,17 @@ int snapshot_set_kflags(struct snapshot *s, char *const *flags, size_t n);
 bool snapshot_has_kflag(const struct snapshot *s, const char *flag);
 
 /**
- * Derive identity, features, level and hypervisor from the raw leaves.  Pure: never
- * executes CPUID.  0 or a negative errno with @err filled (e.g. no vCPU, no leaf 0).
+ * What identifies a snapshot's content (FNV-1a 64 over the raw leaves, XCR0, microcode and
+ * the shadow set): equal digests, nothing to store again.
  */
-struct errbuf;
-int decode_snapshot(struct snapshot *s, struct errbuf *err);
+uint64_t snapshot_digest(const struct snapshot *s);
 
-/** Decode the features one vCPU advertises (honours the maximum leaf of each range). */
-void decode_vcpu_features(const struct vcpu_dump *v, struct featset *out);
+/* What the instruction probes said about the CPU a snapshot describes. */
+struct probe_summary {
+	int64_t mono_ns, real_ns; /* when the probes ran */
+	struct featset shadow; /* not advertised, executes: the masked-but-executable set */
+	struct featset mismatch; /* advertised, faults */
+	struct featset os_disabled; /* the OS keeps it off (XCR0, CR4, AMX permission) */
+};
 
 #endif

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The cpudrift service: one single-threaded epoll loop over a signalfd, timerfds, the
- * fault watcher's ring buffer and the timing sources.  Modules start in dependency order
- * (config, store, sinks, analysis, snapshots, BPF sources) and stop in reverse.  Without
- * root, BTF or BPF it runs degraded: snapshots, probes and user-space timing only.
+ * fault watcher's ring buffer and the timing sources; every input goes down one pipeline
+ * (pipeline.h) to the analysis and the sinks.  Modules start in dependency order (config,
+ * store, sinks, analysis, BPF sources, snapshots) and stop in reverse.  Without root, BTF
+ * or BPF it runs degraded: snapshots, probes and user-space timing only.  With --replay, a
+ * recording takes the place of every live source.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,35 +22,45 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "capture/atrisk.h"
 #include "capture/capture.h"
-#include "daemon/daemon.h"
-#include "daemon/daemon_priv.h"
-#include "analysis/faultevent.h"
 #include "capture/faultwatch.h"
-#include "core/log.h"
 #include "capture/probe.h"
-#include "sinks/sink_hooks.h"
-#include "sinks/sink_journal.h"
-#include "sinks/store.h"
 #include "capture/timesrc.h"
-#include "analysis/timing.h"
-#include "analysis/verdict.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "daemon/daemon.h"
+#include "daemon/pipeline.h"
+#include "formats/recording.h"
+#include "sinks/sink_hooks.h"
+#include "sinks/store.h"
 
 /* A fault or timing trigger captures at once, but not more often than this. */
-#define TRIGGER_MIN_GAP_NS (2 * 1000000000ll)
+#define TRIGGER_MIN_GAP_NS (2 * NSEC_PER_SEC)
 #define TRIGGER_DELAY_MS 200
-#define ATRISK_MAX 50
 /* A fault re-reads CPUID on its vCPU at most this often. */
-#define FRESH_FEATURES_NS 1000000000ll
+#define FRESH_FEATURES_NS NSEC_PER_SEC
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
+struct daemon {
+	struct config cfg;
+	char config_path[PATH_MAX];
+	bool config_given;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+	struct store *store;
+	struct hooks *hooks;
+	struct pipeline *pipe;
+	struct faultwatch *fw;
+	struct timesrc *ts;
+
+	/* the loop */
+	int epfd, sigfd, tick_fd, trigger_fd, wd_fd;
+	bool stop;
+	bool trigger_armed;
+	int64_t last_capture_mono;
+
+	/* what runs and what does not */
+	bool degraded;
+	char degraded_why[256];
+};
 
 static void set_status(struct daemon *d, const char *key, const char *value)
 {
@@ -58,12 +70,12 @@ static void set_status(struct daemon *d, const char *key, const char *value)
 
 static void notify_status(struct daemon *d)
 {
+	const struct snapshot *s = tracker_current(pipeline_tracker(d->pipe));
 	char buf[400];
 
 	snprintf(buf, sizeof(buf), "STATUS=%s%s; level v%d, %d features",
 		 d->degraded ? "degraded: " : "watching", d->degraded ? d->degraded_why : "",
-		 d->current ? d->current->level : 0,
-		 d->current ? featset_count(&d->current->features) : 0);
+		 s ? s->level : 0, s ? featset_count(&s->features) : 0);
 	sd_notify(0, buf);
 }
 
@@ -77,27 +89,9 @@ static void degrade(struct daemon *d, const char *why)
 	log_warn("running degraded: %s", why);
 }
 
-/* --- sinks ------------------------------------------------------------------------------- */
-
-static void sinks_write(struct daemon *d, struct event *e)
-{
-	if (store_add_event(d->store, e, NULL))
-		log_warn("failed to store a %s event", event_kind_names[e->kind]);
-	if (d->cfg.journal && sink_journal_send(e))
-		log_debug("failed to send a %s event to the journal", event_kind_names[e->kind]);
-	if (d->hooks && hooks_run(d->hooks, e))
-		log_debug("failed to start hooks for a %s event", event_kind_names[e->kind]);
-	d->tf.events[e->kind][e->sev]++;
-	if (e->kind == EV_MIGRATION_SUSPECTED)
-		d->tf.last_migration_time = e->realtime_ns / 1e9;
-	if (e->sev >= SEV_WARNING)
-		log_info("%s: %s", event_kind_names[e->kind], e->summary);
-	else
-		log_debug("%s: %s", event_kind_names[e->kind], e->summary);
-}
-
 static void write_textfile(struct daemon *d)
 {
+	struct textfile_state *tf = pipeline_textfile(d->pipe);
 	struct hooks_stats hs = { 0 };
 	struct faultwatch_stats fs = { 0 };
 
@@ -106,129 +100,97 @@ static void write_textfile(struct daemon *d)
 	if (d->hooks)
 		hooks_get_stats(d->hooks, &hs);
 	if (d->fw && !faultwatch_stats(d->fw, &fs))
-		d->tf.bpf_lost_events = fs.drops;
-	d->tf.hook_failures = hs.failed;
-	d->tf.degraded = d->degraded;
-	if (textfile_write(&d->tf, d->cfg.textfile_path))
+		tf->bpf_lost_events = fs.drops;
+	tf->hook_failures = hs.failed;
+	tf->degraded = d->degraded;
+	if (textfile_write(tf, d->cfg.textfile_path))
 		log_debug("failed to write %s", d->cfg.textfile_path);
 }
 
 static void arm_trigger(struct daemon *d)
 {
-	struct itimerspec its = { .it_value.tv_nsec = TRIGGER_DELAY_MS * 1000000 };
+	struct itimerspec its = { .it_value.tv_nsec = TRIGGER_DELAY_MS * NSEC_PER_MSEC };
 
-	if (d->trigger_armed || mono_ns() - d->last_capture_mono < TRIGGER_MIN_GAP_NS)
+	if (d->trigger_armed || clock_mono_ns() - d->last_capture_mono < TRIGGER_MIN_GAP_NS)
 		return;
 	d->trigger_armed = !timerfd_settime(d->trigger_fd, 0, &its, NULL);
 }
 
-void daemon_emit(struct daemon *d, struct event *e)
+/* A pipeline's answer: its flags, or an error that is logged and survived. */
+static void after(struct daemon *d, int flags, const char *what)
 {
-	struct event *v = NULL;
-
-	if (!e)
+	if (flags < 0) {
+		log_warn("failed to analyse %s: %s", what, strerror(-flags));
 		return;
-	sinks_write(d, e);
-	if (e->kind != EV_MIGRATION_SUSPECTED && verdict_add(d->verdict, e, &v) == 0 && v) {
-		if (atrisk_attach(v, d->current ? d->current->level : 0, ATRISK_MAX))
-			log_debug("failed to list processes at risk");
-		sinks_write(d, v);
-		event__free(v);
 	}
-	/* Timing evidence is a reason to look at CPUID and the silicon right now. */
-	if (e->kind >= EV_TIMING_STALL && e->kind <= EV_TIMING_CPUID_LATENCY)
+	if (flags & PIPE_TRIGGER && d->trigger_fd >= 0)
 		arm_trigger(d);
-	event__free(e);
-	write_textfile(d);
+}
+
+/* --- the snapshot cycle ------------------------------------------------------------------ */
+
+/* Capture CPUID and run the probes; the snapshot carries the shadow set. */
+static int take(struct snapshot **out, struct probe_summary *ps, bool *probed)
+{
+	struct probe_report *pr = NULL;
+	struct errbuf err = { "" };
+	int ret;
+
+	*probed = false;
+	ret = capture_snapshot(out, NULL, &err);
+	if (ret) {
+		log_err("failed to capture CPUID: %s", err.msg);
+		return ret;
+	}
+	if (probe_run(*out, NULL, &pr, &err)) {
+		log_warn("failed to run the instruction probes: %s", err.msg);
+		return 0;
+	}
+	probe_summarize(pr, ps);
+	(*out)->has_shadow = true;
+	(*out)->shadow = pr->shadow;
+	probe_report__free(pr);
+	*probed = true;
+	return 0;
+}
+
+static int capture_cycle(struct daemon *d, const char *why)
+{
+	struct probe_summary ps;
+	struct snapshot *s = NULL;
+	bool probed;
+	int ret;
+
+	log_debug("capturing (%s)", why);
+	d->last_capture_mono = clock_mono_ns();
+	ret = take(&s, &ps, &probed);
+	if (ret)
+		return ret;
+	after(d, pipeline_snapshot(d->pipe, s), "a snapshot");
+	if (probed)
+		after(d, pipeline_probes(d->pipe, &ps), "a probe run");
+	return 0;
 }
 
 /* --- sources ----------------------------------------------------------------------------- */
 
-static int on_fault(const struct faultwatch_fault *f, void *ctx)
+static int on_fault(const struct fault *f, void *ctx)
 {
 	struct daemon *d = ctx;
-	struct classification c;
-	struct attribution a;
-	struct classify_input in = {
-		.advertised = &d->current->features,
-		.has_xcr0 = d->current->has_xcr0,
-		.xcr0 = d->current->xcr0,
-		.baseline = d->baseline ? &d->baseline->features : NULL,
-		.probe = d->have_probe_view ? &d->probe_view : NULL,
-		.amx_permitted = -1,
-	};
-	struct featset now;
-	const char *feature;
-	struct event *e;
+	struct fault judged = *f;
 
-	/* A process that started before the last in-boot change saw the features before it. */
-	if (d->change_boot_ns && (int64_t)f->start_ns < d->change_boot_ns)
-		in.at_start = &d->prev_features;
-	/*
-	 * The fault may be the first sign of a migration the last snapshot predates: judge it
-	 * against what CPUID says now, and the snapshot is then what the process started with.
-	 * Only losses count: this vCPU may advertise more than the all-vCPU snapshot does.
-	 */
-	if (f->sig == SIGILL && !capture_features_now(&now, FRESH_FEATURES_NS) &&
-	    (featset_and(&now, &now, &d->current->features),
-	     !featset_equal(&now, &d->current->features))) {
-		in.advertised = &now;
-		if (!in.at_start)
-			in.at_start = &d->current->features;
-	}
-	faultevent_classify(f, &in, &a, &c);
-	e = faultevent_new(f, &a, &c);
-	if (!e)
-		return 0;
-	/* cpudrift's own probes fault by design: neither counted nor reported. */
-	if (c.cls == FC_PROBE) {
-		event__free(e);
-		return 0;
-	}
-	feature = json_object_get_string(json_object_object_get(e->body, "feature"));
-	/* Every fault counts, the rate-limited ones included; counters survive retention. */
-	if (store_count_fault(d->store, fault_class_name(c.cls), feature ? feature : "",
-			      1 + (int64_t)f->suppressed))
-		log_debug("failed to count a fault");
-	textfile_add_fault(&d->tf, fault_class_name(c.cls), feature ? feature : "",
-			   1 + (int64_t)f->suppressed);
-	daemon_emit(d, e);
-	arm_trigger(d);
+	/* The fault may be the first sign of a migration the last snapshot predates. */
+	capture_fault_cpuid(pipeline_tracker(d->pipe), &judged, FRESH_FEATURES_NS);
+	after(d, pipeline_fault(d->pipe, &judged), "a fault");
+	write_textfile(d);
 	return 0;
 }
 
 static void on_observation(void *ctx, const struct observation *o)
 {
 	struct daemon *d = ctx;
-	struct evlist out = { 0 };
-	struct json_object *j = observe_to_json(o);
 
-	if (j) {
-		if (store_add_timing_sample(
-			    d->store, o->real_ns, obs_source_names[o->src], (double)o->v[0],
-			    json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)))
-			log_debug("failed to store a timing sample");
-		json_object_put(j);
-	}
-	if (timing_feed(d->timing, o, &out))
-		log_warn("failed to analyse a %s observation", obs_source_names[o->src]);
-	for (size_t i = 0; i < out.n; i++) {
-		daemon_emit(d, out.v[i]);
-		out.v[i] = NULL;
-	}
-	evlist_free(&out);
-}
-
-static void flush_timing(struct daemon *d)
-{
-	struct evlist out = { 0 };
-
-	timing_flush(d->timing, mono_ns(), &out);
-	for (size_t i = 0; i < out.n; i++) {
-		daemon_emit(d, out.v[i]);
-		out.v[i] = NULL;
-	}
-	evlist_free(&out);
+	after(d, pipeline_observe(d->pipe, o), "a timing observation");
 }
 
 static int open_faultwatch(struct daemon *d)
@@ -244,7 +206,7 @@ static int open_faultwatch(struct daemon *d)
 		d->fw = NULL;
 		return 0;
 	}
-	set_status(d, "fault_watcher", faultwatch_variant_name(faultwatch_variant(d->fw)));
+	set_status(d, "fault_watcher", fault_variant_name(faultwatch_variant(d->fw)));
 	return 0;
 }
 
@@ -254,11 +216,6 @@ static int open_timing(struct daemon *d, struct errbuf *err)
 	struct timesrc_opts to;
 
 	config_timing(&d->cfg, &th);
-	d->timing = timing__new(&th);
-	if (!d->timing) {
-		errbuf_set(err, "failed to start timing analysis: out of memory");
-		return -ENOMEM;
-	}
 	timesrc_opts_default(&to);
 	to.stall_ns = th.stall_ns;
 	if (timesrc__new(&d->ts, &to, on_observation, d, err)) {
@@ -287,8 +244,8 @@ static int watch_fd(struct daemon *d, int fd, int tag)
 static int arm_periodic(int fd, int64_t period_ns)
 {
 	struct itimerspec its = {
-		.it_value = { period_ns / 1000000000, period_ns % 1000000000 },
-		.it_interval = { period_ns / 1000000000, period_ns % 1000000000 },
+		.it_value = clock_timespec(period_ns),
+		.it_interval = clock_timespec(period_ns),
 	};
 
 	return timerfd_settime(fd, 0, &its, NULL) ? -errno : 0;
@@ -300,6 +257,26 @@ static void drain(int fd)
 
 	while (read(fd, &n, sizeof(n)) == sizeof(n))
 		;
+}
+
+static int open_hooks(struct daemon *d)
+{
+	struct hooks_opts ho = {
+		.dir = d->cfg.hooks_dir,
+		.user = d->cfg.hook_user,
+		.timeout_ms = (unsigned)d->cfg.hook_timeout_s * 1000,
+		.rate_per_min = (unsigned)d->cfg.hook_rate_limit,
+	};
+	struct errbuf err = { "" };
+	struct stat st;
+
+	if (!d->cfg.hooks_dir[0] || stat(d->cfg.hooks_dir, &st))
+		return 0;
+	if (hooks__new(&d->hooks, &ho, &err)) {
+		log_warn("hooks are off: %s", err.msg);
+		d->hooks = NULL;
+	}
+	return 0;
 }
 
 static void reload(struct daemon *d)
@@ -318,8 +295,10 @@ static void reload(struct daemon *d)
 	snprintf(c.state_dir, sizeof(c.state_dir), "%s", d->cfg.state_dir);
 	d->cfg = c;
 	log_set_level(c.log_level);
-	arm_periodic(d->tick_fd, (int64_t)c.interval_s * 1000000000);
-	daemon_reload_baseline(d);
+	if (pipeline_reconfigure(d->pipe))
+		log_warn("failed to apply the new timing thresholds");
+	arm_periodic(d->tick_fd, (int64_t)c.interval_s * NSEC_PER_SEC);
+	pipeline_reload_baseline(d->pipe);
 	write_textfile(d);
 	log_info("configuration and baseline reloaded from %s and the store",
 		 d->config_path[0] ? d->config_path : "defaults");
@@ -333,9 +312,8 @@ static void tick(struct daemon *d)
 		.bytes = (int64_t)d->cfg.retention_bytes,
 	};
 
-	d->last_capture_mono = mono_ns();
-	daemon_capture(d, "interval");
-	if (store_retain(d->store, &lim, (int64_t)time(NULL) * 1000000000))
+	capture_cycle(d, "interval");
+	if (store_retain(d->store, &lim, clock_real_ns()))
 		log_debug("failed to apply retention");
 	if (d->fw)
 		faultwatch_prune(d->fw);
@@ -365,8 +343,7 @@ static int handle(struct daemon *d, struct epoll_event *ev)
 	case TAG_TRIGGER:
 		drain(d->trigger_fd);
 		d->trigger_armed = false;
-		d->last_capture_mono = mono_ns();
-		daemon_capture(d, "trigger");
+		capture_cycle(d, "trigger");
 		write_textfile(d);
 		return 0;
 	case TAG_WATCHDOG:
@@ -401,17 +378,20 @@ static int setup_loop(struct daemon *d, struct errbuf *err)
 		errbuf_set(err, "failed to create the event loop: %s", strerror(errno));
 		return -errno;
 	}
-	ret = watch_fd(d, d->sigfd, TAG_SIGNAL)		      ?:
-		      watch_fd(d, d->tick_fd, TAG_TICK)	      ?:
-		      watch_fd(d, d->trigger_fd, TAG_TRIGGER) ?:
-								watch_fd(d, d->wd_fd, TAG_WATCHDOG);
+	ret = watch_fd(d, d->sigfd, TAG_SIGNAL);
+	if (!ret)
+		ret = watch_fd(d, d->tick_fd, TAG_TICK);
+	if (!ret)
+		ret = watch_fd(d, d->trigger_fd, TAG_TRIGGER);
+	if (!ret)
+		ret = watch_fd(d, d->wd_fd, TAG_WATCHDOG);
 	if (!ret && d->fw)
 		ret = watch_fd(d, faultwatch_fd(d->fw), TAG_FAULTS);
 	n = d->ts ? timesrc_fds(d->ts, fds, 32) : 0;
 	for (int i = 0; !ret && i < n; i++)
 		ret = watch_fd(d, fds[i], 0);
 	if (!ret)
-		ret = arm_periodic(d->tick_fd, (int64_t)d->cfg.interval_s * 1000000000);
+		ret = arm_periodic(d->tick_fd, (int64_t)d->cfg.interval_s * NSEC_PER_SEC);
 	if (!ret && sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec)
 		ret = arm_periodic(d->wd_fd, (int64_t)wd_usec * 1000 / 2);
 	if (ret)
@@ -443,64 +423,107 @@ static int loop(struct daemon *d)
 			if (ret < 0)
 				log_warn("failed to handle an event source: %s", strerror(-ret));
 		}
-		if (d->timing)
-			flush_timing(d);
+		after(d, pipeline_flush(d->pipe, clock_mono_ns()), "the timing window");
 	}
 	return 0;
+}
+
+/* --- a recording in place of the live sources -------------------------------------------- */
+
+struct replay_run {
+	struct daemon *d;
+	bool first_done;
+	struct errbuf *err;
+};
+
+static int replay_line(void *ctx, struct rec_line *l)
+{
+	struct replay_run *r = ctx;
+	struct daemon *d = r->d;
+	int ret = 0;
+
+	switch (l->kind) {
+	case REC_OBSERVATION:
+		after(d, pipeline_observe(d->pipe, &l->obs), "a timing observation");
+		break;
+	case REC_SNAPSHOT:
+		if (!r->first_done) {
+			r->first_done = true;
+			ret = pipeline_first_snapshot(d->pipe, l->snap, r->err);
+		} else {
+			after(d, pipeline_snapshot(d->pipe, l->snap), "a snapshot");
+		}
+		l->snap = NULL;
+		break;
+	case REC_PROBE:
+		after(d, pipeline_probes(d->pipe, &l->probe), "a probe run");
+		break;
+	case REC_FAULT:
+		after(d, pipeline_fault(d->pipe, l->fault), "a fault");
+		break;
+	}
+	return ret;
+}
+
+static int run_replay(struct daemon *d, const char *path, struct errbuf *err)
+{
+	struct replay_run r = { .d = d, .err = err };
+	struct recording_stats st;
+	int ret;
+
+	log_info("replaying %s in place of the live sources", path);
+	ret = recording_read(path, replay_line, &r, &st, err);
+	if (!ret)
+		after(d, pipeline_flush(d->pipe, INT64_MAX), "the end of the recording");
+	log_info("replayed %ld lines (%ld bad)", st.lines, st.bad);
+	return ret;
 }
 
 /* --- start and stop ---------------------------------------------------------------------- */
 
 static void teardown(struct daemon *d)
 {
-	if (d->store) {
+	if (d->store)
 		set_status(d, "mode", "stopped");
-	}
-	if (d->epfd > 0)
+	if (d->epfd >= 0)
 		close(d->epfd);
-	if (d->sigfd > 0)
+	if (d->sigfd >= 0)
 		close(d->sigfd);
-	if (d->tick_fd > 0)
+	if (d->tick_fd >= 0)
 		close(d->tick_fd);
-	if (d->trigger_fd > 0)
+	if (d->trigger_fd >= 0)
 		close(d->trigger_fd);
-	if (d->wd_fd > 0)
+	if (d->wd_fd >= 0)
 		close(d->wd_fd);
 	timesrc__free(d->ts);
 	faultwatch__free(d->fw);
-	probe_report__free(d->probes);
-	snapshot__free(d->current);
-	snapshot__free(d->baseline);
-	verdict__free(d->verdict);
-	timing__free(d->timing);
+	pipeline__free(d->pipe);
 	hooks__free(d->hooks);
 	store__free(d->store);
 }
 
-static int open_hooks(struct daemon *d)
+static int first_capture(struct daemon *d, struct errbuf *err)
 {
-	struct hooks_opts ho = {
-		.dir = d->cfg.hooks_dir,
-		.user = d->cfg.hook_user,
-		.timeout_ms = (unsigned)d->cfg.hook_timeout_s * 1000,
-		.rate_per_min = (unsigned)d->cfg.hook_rate_limit,
-	};
-	struct errbuf err = { "" };
-	struct stat st;
+	struct probe_summary ps;
+	struct snapshot *s = NULL;
+	bool probed;
+	int ret;
 
-	if (!d->cfg.hooks_dir[0] || stat(d->cfg.hooks_dir, &st))
-		return 0;
-	if (hooks__new(&d->hooks, &ho, &err)) {
-		log_warn("hooks are off: %s", err.msg);
-		d->hooks = NULL;
+	d->last_capture_mono = clock_mono_ns();
+	ret = take(&s, &ps, &probed);
+	if (ret) {
+		errbuf_set(err, "failed to capture the first snapshot: %s", strerror(-ret));
+		return ret;
 	}
-	return 0;
+	ret = pipeline_first_snapshot(d->pipe, s, err);
+	if (!ret && probed)
+		after(d, pipeline_probes(d->pipe, &ps), "a probe run");
+	return ret;
 }
 
 int daemon_run(const struct daemon_opts *o)
 {
 	struct daemon d = { .epfd = -1, .sigfd = -1, .tick_fd = -1, .trigger_fd = -1, .wd_fd = -1 };
-	struct verdict_opts vo;
 	struct errbuf err = { "" };
 	char buf[64];
 	int ret;
@@ -533,11 +556,22 @@ int daemon_run(const struct daemon_opts *o)
 
 	/* 3. sinks and analysis */
 	open_hooks(&d);
-	verdict_opts_default(&vo);
-	d.verdict = verdict__new(&vo);
-	d.tf.start_time = (double)time(NULL);
-	if (!d.verdict) {
-		ret = -ENOMEM;
+	ret = pipeline__new(&(struct pipeline_opts){ .cfg = &d.cfg,
+						     .store = d.store,
+						     .hooks = d.hooks,
+						     .live = !o->replay_path },
+			    &d.pipe);
+	if (ret) {
+		log_err("failed to start the analysis: %s", strerror(-ret));
+		goto out;
+	}
+	pipeline_textfile(d.pipe)->start_time = (double)time(NULL);
+
+	if (o->replay_path) {
+		ret = run_replay(&d, o->replay_path, &err);
+		if (ret)
+			log_err("%s", err.msg);
+		set_status(&d, "mode", "replay");
 		goto out;
 	}
 
@@ -549,7 +583,7 @@ int daemon_run(const struct daemon_opts *o)
 	}
 
 	/* 5. the baseline and this boot's first snapshot */
-	ret = daemon_snapshots_init(&d, &err);
+	ret = first_capture(&d, &err);
 	if (ret) {
 		log_err("%s", err.msg);
 		goto out;
@@ -561,7 +595,6 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	set_status(&d, "mode", d.degraded ? "degraded" : "full");
 	set_status(&d, "mode_reason", d.degraded ? d.degraded_why : "");
-	d.last_capture_mono = mono_ns();
 	write_textfile(&d);
 	sd_notify(0, "READY=1");
 	notify_status(&d);
@@ -569,7 +602,7 @@ int daemon_run(const struct daemon_opts *o)
 
 	ret = loop(&d);
 	sd_notify(0, "STOPPING=1");
-	d.tf.stopped = true;
+	pipeline_textfile(d.pipe)->stopped = true;
 	write_textfile(&d);
 out:
 	teardown(&d);

@@ -19,9 +19,13 @@ struct daemon_opts {
 	const char *config_path; /* NULL: /etc/cpudrift/cpudrift.conf if it exists */
 	const char *state_dir; /* NULL: the configuration's */
 	bool verbose_set; /* -v given: keep its log level over the configuration's */
+	const char *replay_path; /* a recording in place of the live sources; NULL: live */
 };
 
-/** Run until SIGTERM/SIGINT.  0 on a clean stop, a negative errno on a fatal error. */
+/**
+ * Run until SIGTERM/SIGINT (or, with replay_path, to the end of the recording).  0 on a
+ * clean stop, a negative errno on a fatal error.
+ */
 int daemon_run(const struct daemon_opts *o);
 
 #endif

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/signals.h"
 #include "formats/config.h"
-#include "capture/faultwatch.h"
 #include "core/log.h"
 #include "analysis/timing.h"
 
@@ -148,7 +148,7 @@ static int set_key(struct config *c, const struct keydef *k, const char *v, cons
 		}
 		return 0;
 	case T_SIGNALS:
-		if (faultwatch_signals_parse(v, (uint64_t *)field, badsig, sizeof(badsig))) {
+		if (signals_parse(v, (uint64_t *)field, badsig, sizeof(badsig))) {
 			errbuf_set(
 				err,
 				"%s: bad value for '%s': '%s' is not a list of SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP",
@@ -296,7 +296,7 @@ static void write_value(const struct config *c, const struct keydef *k, FILE *f)
 		fputs(*(const bool *)field ? "on" : "off", f);
 		break;
 	case T_SIGNALS:
-		faultwatch_signals_format(*(const uint64_t *)field, sigs, sizeof(sigs));
+		signals_format(*(const uint64_t *)field, sigs, sizeof(sigs));
 		fputs(sigs, f);
 		break;
 	case T_LEVEL:

@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "analysis/decode.h"
 #include "formats/dumpfmt.h"
 #include "formats/dumpfmt_priv.h"
 #include "core/log.h"

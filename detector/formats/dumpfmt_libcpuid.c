@@ -19,7 +19,7 @@ static const struct lc_array {
 	int size;
 } lc_arrays[] = {
 	{ "basic_cpuid", 0, true, 32 },
-	{ "ext_cpuid", EXT_BASE, true, 32 },
+	{ "ext_cpuid", LEAF_EXT_BASE, true, 32 },
 	{ "intel_fn4", 0x4, false, 8 },
 	{ "intel_fn11", 0xb, false, 4 },
 	{ "intel_fn12h", 0x12, false, 4 },
@@ -31,17 +31,6 @@ static const struct lc_array {
 #define LC_VERSION "0.6.2"
 
 /* --- leaf validity (shared by libcpuid import, export and dump_libcpuid_holds) -------- */
-
-static uint32_t range_max(const struct vcpu_dump *v, uint32_t base)
-{
-	const struct leafval *l = vcpu_dump_get(v, base, 0);
-
-	if (!l)
-		return 0;
-	if (base && (l->r[REG_EAX] < base || l->r[REG_EAX] > base + 0xffff))
-		return 0;
-	return l->r[REG_EAX];
-}
 
 /* Whether subleaf @j (value @r, subleaf 0 value @r0) is one the leaf's own rule enumerates. */
 static bool subleaf_valid(uint32_t leaf, uint32_t j, const uint32_t r[4], const uint32_t r0[4])
@@ -76,15 +65,15 @@ static bool in_range(const struct vcpu_dump *v, uint32_t leaf)
 {
 	if (!vcpu_dump_get(v, 0, 0))
 		return false;
-	if (leaf < EXT_BASE)
-		return leaf <= range_max(v, 0);
-	return leaf <= range_max(v, EXT_BASE);
+	if (leaf < LEAF_EXT_BASE)
+		return leaf <= vcpu_dump_max_leaf(v, 0);
+	return leaf <= vcpu_dump_max_leaf(v, LEAF_EXT_BASE);
 }
 
 /* ... and within libcpuid 0.6.2's 32-entry arrays. */
 static bool lc_in_range(const struct vcpu_dump *v, uint32_t leaf)
 {
-	return (leaf < EXT_BASE ? leaf : leaf - EXT_BASE) < 32 && in_range(v, leaf);
+	return (leaf < LEAF_EXT_BASE ? leaf : leaf - LEAF_EXT_BASE) < 32 && in_range(v, leaf);
 }
 
 bool dump_libcpuid_holds(const struct vcpu_dump *v, uint32_t leaf, uint32_t subleaf)
@@ -125,8 +114,9 @@ int dump_lc_finish(struct parser *p)
 	/* Leaf 0 and 0x80000000 first: they decide which other entries are real. */
 	ret = dump_put_leaf(p, v, 0, 0, b0->r);
 	e0 = vcpu_dump_get(&p->lc, 1, 0);
-	if (!ret && e0 && e0->r[REG_EAX] >= EXT_BASE && e0->r[REG_EAX] <= EXT_BASE + 0xffff)
-		ret = dump_put_leaf(p, v, EXT_BASE, 0, e0->r);
+	if (!ret && e0 && e0->r[REG_EAX] >= LEAF_EXT_BASE &&
+	    e0->r[REG_EAX] <= LEAF_EXT_BASE + 0xffff)
+		ret = dump_put_leaf(p, v, LEAF_EXT_BASE, 0, e0->r);
 	for (size_t i = 0; i < p->lc.n && !ret; i++) {
 		const struct leafval *e = &p->lc.leaves[i];
 		const struct lc_array *a = &lc_arrays[e->leaf];

@@ -10,7 +10,6 @@
 
 #include "formats/dumpfmt.h"
 
-#define EXT_BASE 0x80000000u
 /* vCPU numbers in headers above this are refused: no machine has that many. */
 #define MAX_CPU_NO 65535
 #define LC_SEPARATOR "_________________"

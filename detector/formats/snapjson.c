@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analysis/decode.h"
 #include "core/log.h"
 #include "capture/probe.h"
 #include "formats/snapjson.h"
@@ -100,7 +101,7 @@ struct json_object *snapshot_to_json(const struct snapshot *s)
 		add(sh, "features", featset_to_json(&s->shadow));
 		char hash[17];
 
-		probe_shadow_hash_str(&s->shadow, hash);
+		featset_hash_str(&s->shadow, hash);
 		add(sh, "hash", json_object_new_string(hash));
 		add(o, "shadow", sh);
 	}

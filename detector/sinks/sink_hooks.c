@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "sinks/sink.h"
 #include "sinks/sink_hooks.h"
@@ -47,14 +48,6 @@ struct hooks {
 	char last_error[256];
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void fail(struct hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void fail(struct hooks *h, const char *fmt, ...)
@@ -80,7 +73,7 @@ int hooks__new(struct hooks **out, const struct hooks_opts *o, struct errbuf *er
 	h->rate_per_min = o->rate_per_min;
 	h->max_running = o->max_running ? o->max_running : 16;
 	h->tokens = h->rate_per_min;
-	h->refill_ms = now_ms();
+	h->refill_ms = (clock_mono_ns() / NSEC_PER_MSEC);
 	h->kids = calloc(h->max_running, sizeof(*h->kids));
 	if (!h->kids) {
 		free(h);
@@ -138,7 +131,7 @@ const char *hooks_last_error(const struct hooks *h)
 /* Token bucket: rate_per_min tokens, refilled continuously. */
 static bool rate_ok(struct hooks *h)
 {
-	int64_t now = now_ms();
+	int64_t now = (clock_mono_ns() / NSEC_PER_MSEC);
 
 	if (!h->rate_per_min)
 		return true;
@@ -288,7 +281,7 @@ static int start_one(struct hooks *h, const char *name, const char *json, char *
 	c->pid = pid;
 	c->outfd = outfd;
 	c->killed = false;
-	c->deadline_ms = now_ms() + h->timeout_ms;
+	c->deadline_ms = (clock_mono_ns() / NSEC_PER_MSEC) + h->timeout_ms;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	h->nrunning++;
 	h->st.started++;
@@ -366,7 +359,7 @@ static void report_exit(struct hooks *h, struct child *c, int status)
 
 int hooks_poll(struct hooks *h)
 {
-	int64_t now = now_ms(), next = -1;
+	int64_t now = (clock_mono_ns() / NSEC_PER_MSEC), next = -1;
 
 	for (unsigned i = 0; i < h->max_running; i++) {
 		struct child *c = &h->kids[i];

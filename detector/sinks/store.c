@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "core/log.h"
+#include "formats/snapjson.h"
 #include "sinks/store.h"
 #include "sinks/store_priv.h"
 
@@ -414,6 +416,54 @@ int store_get_snapshot(struct store *s, enum snap_select sel, const char *boot_i
 	}
 	sqlite3_finalize(st);
 	return r;
+}
+
+int store_save_snapshot(struct store *s, const struct snapshot *snap, enum snap_kind kind,
+			int64_t *id)
+{
+	struct json_object *o = snapshot_to_json(snap);
+	struct snapmeta m = { .kind = kind,
+			      .realtime_ns = snap->realtime_ns,
+			      .level = snap->level };
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	snprintf(m.boot_id, sizeof(m.boot_id), "%s", snap->boot_id);
+	snprintf(m.vendor, sizeof(m.vendor), "%s", snap->id.vendor);
+	snprintf(m.brand, sizeof(m.brand), "%s", snap->id.brand);
+	snprintf(m.digest, sizeof(m.digest), "%016" PRIx64, snapshot_digest(snap));
+	m.nfeatures = featset_count(&snap->features);
+	ret = store_add_snapshot(s, &m, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+				 id);
+	json_object_put(o);
+	return ret;
+}
+
+int store_load_snapshot(struct store *s, enum snap_select sel, const char *boot_id,
+			struct snapmeta *m, struct snapshot **out, struct errbuf *err)
+{
+	struct json_object *o = NULL;
+	char *json = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = store_get_snapshot(s, sel, boot_id, m, &json);
+	if (ret) {
+		if (ret != -ENOENT)
+			errbuf_set(err, "failed to read a stored snapshot: %s", strerror(-ret));
+		return ret;
+	}
+	o = json_tokener_parse(json);
+	if (!o) {
+		errbuf_set(err, "stored snapshot %" PRId64 " is not JSON", m->id);
+		ret = -EINVAL;
+	} else if (snapshot_from_json(o, out, err)) {
+		ret = -EINVAL;
+	}
+	json_object_put(o);
+	free(json);
+	return ret;
 }
 
 int store_set_baseline(struct store *s, int64_t id)

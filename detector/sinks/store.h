@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/event.h"
+#include "core/snapshot.h"
 
 struct errbuf;
 struct store;
@@ -88,6 +89,16 @@ enum snap_select {
  */
 int store_get_snapshot(struct store *s, enum snap_select sel, const char *boot_id,
 		       struct snapmeta *m, char **json);
+
+/** Store a decoded snapshot with its summary columns.  *id set when @id is not NULL. */
+int store_save_snapshot(struct store *s, const struct snapshot *snap, enum snap_kind kind,
+			int64_t *id);
+/**
+ * Fetch and decode one snapshot into *@out: 0, -ENOENT when there is none, or a negative
+ * errno with @err filled (unreadable or corrupt).
+ */
+int store_load_snapshot(struct store *s, enum snap_select sel, const char *boot_id,
+			struct snapmeta *m, struct snapshot **out, struct errbuf *err);
 
 /** Make snapshot @id the baseline; the previous baseline is kept as an old baseline. */
 int store_set_baseline(struct store *s, int64_t id);

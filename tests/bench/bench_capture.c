@@ -12,6 +12,7 @@
 
 #include <libcpuid/libcpuid.h>
 
+#include "analysis/decode.h"
 #include "capture/capture.h"
 #include "analysis/diff.h"
 #include "capture/hw.h"

@@ -32,7 +32,7 @@ struct bench {
 	double lat_us[NFAULTS];
 };
 
-static int on_fault(const struct faultwatch_fault *f, void *ctx)
+static int on_fault(const struct fault *f, void *ctx)
 {
 	struct bench *b = ctx;
 	struct classification c;
@@ -130,7 +130,7 @@ int main(void)
 		printf("faultwatch_latency_p99_us: %.1f us\n", b.lat_us[b.n * 99 / 100]);
 	}
 	printf("faultwatch_events_measured: %d events\n", b.n);
-	printf("faultwatch_variant: %s\n", faultwatch_variant_name(faultwatch_variant(fw)));
+	printf("faultwatch_variant: %s\n", fault_variant_name(faultwatch_variant(fw)));
 	printf("faultwatch_rss_kb: %ld kB\n", rss_kb());
 	if (stats_fd >= 0)
 		close(stats_fd);

@@ -153,15 +153,14 @@ Test(classify, amx_without_permission_is_os_disabled)
 Test(classify, advertised_enabled_and_faulting)
 {
 	struct classify_input in = input(VADDPS_ZMM, sizeof(VADDPS_ZMM));
-	static struct classify_probe probe;
+	static struct probe_summary probe;
 	struct classification c;
 	int id = feature_lookup("avx512f");
 
 	add(&adv, "avx512f");
 	cr_expect_eq(run(&in, &c), FC_ADVERTISED_BUT_FAULTING);
 	cr_expect_not(c.probe_confirms);
-	probe.has[id] = true;
-	probe.result[id] = PROBE_R_MISMATCH;
+	featset_add(&probe.mismatch, id);
 	in.probe = &probe;
 	cr_expect_eq(run(&in, &c), FC_ADVERTISED_BUT_FAULTING);
 	cr_expect(c.probe_confirms);

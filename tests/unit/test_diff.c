@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analysis/decode.h"
 #include "analysis/diff.h"
 #include "core/log.h"
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/decode.h"
 #include "capture/capture.h"
 #include "formats/dumpfmt.h"
 #include "core/log.h"

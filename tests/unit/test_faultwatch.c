@@ -25,10 +25,10 @@
 
 #define MAX_SEEN 4096
 
-static struct faultwatch_fault *seen;
+static struct fault *seen;
 static int nseen;
 
-static int collect(const struct faultwatch_fault *f, void *ctx)
+static int collect(const struct fault *f, void *ctx)
 {
 	(void)ctx;
 	if (nseen < MAX_SEEN)
@@ -55,7 +55,7 @@ static const char *helper(void)
 	return path;
 }
 
-static struct faultwatch *attach(enum faultwatch_variant v)
+static struct faultwatch *attach(enum fault_variant v)
 {
 	struct faultwatch_opts o = { .variant = v };
 	struct errbuf err = { "" };
@@ -67,7 +67,7 @@ static struct faultwatch *attach(enum faultwatch_variant v)
 	nseen = 0;
 	ret = faultwatch__new(&o, collect, NULL, &fw, &err);
 	cr_assert_eq(ret, 0, "%s", err.msg);
-	if (v != FAULTWATCH_AUTO)
+	if (v != FAULT_VARIANT_AUTO)
 		cr_assert_eq(faultwatch_variant(fw), v);
 	return fw;
 }
@@ -128,7 +128,7 @@ static double now_s(void)
 }
 
 /* Poll until an event of @pid arrives or @timeout_s passes; the event or NULL. */
-static const struct faultwatch_fault *wait_event(struct faultwatch *fw, pid_t pid, double timeout_s)
+static const struct fault *wait_event(struct faultwatch *fw, pid_t pid, double timeout_s)
 {
 	double end = now_s() + timeout_s;
 
@@ -154,7 +154,7 @@ static struct snapshot *live_snapshot(void)
 	return s;
 }
 
-static enum fault_class classify_live(const struct faultwatch_fault *f, const struct snapshot *s,
+static enum fault_class classify_live(const struct fault *f, const struct snapshot *s,
 				      struct attribution *a)
 {
 	struct classification c;
@@ -175,12 +175,12 @@ static enum fault_class classify_live(const struct faultwatch_fault *f, const st
 }
 
 /* A ud2 child under @v: right IP, bytes, attribution and class within a second. */
-static void ud2_under(enum faultwatch_variant v, bool handled)
+static void ud2_under(enum fault_variant v, bool handled)
 {
 	const char *args[] = { helper(), handled ? "handled" : "ud2", NULL };
 	struct faultwatch *fw = attach(v);
 	struct snapshot *s = live_snapshot();
-	const struct faultwatch_fault *f;
+	const struct fault *f;
 	struct attribution a;
 	char line[64];
 	struct child c;
@@ -190,7 +190,7 @@ static void ud2_under(enum faultwatch_variant v, bool handled)
 	release(&c);
 	f = wait_event(fw, c.pid, 1.0);
 	cr_assert_not_null(f, "no event within 1 s for ud2 in pid %d (%s)", c.pid,
-			   faultwatch_variant_name(v));
+			   fault_variant_name(v));
 	cr_expect_eq(f->ip, c.ip, "ip 0x%llx, child says 0x%llx", (unsigned long long)f->ip,
 		     (unsigned long long)c.ip);
 	cr_expect_eq(f->sig, SIGILL);
@@ -226,27 +226,27 @@ TestSuite(faultwatch, .init = need_live);
 
 Test(faultwatch, ud2_is_reported_and_not_feature_related)
 {
-	ud2_under(FAULTWATCH_AUTO, false);
+	ud2_under(FAULT_VARIANT_AUTO, false);
 }
 
 Test(faultwatch, handled_fault_is_reported)
 {
-	ud2_under(FAULTWATCH_AUTO, true);
+	ud2_under(FAULT_VARIANT_AUTO, true);
 }
 
 Test(faultwatch, raw_tp_variant_gives_the_same_attribution)
 {
-	ud2_under(FAULTWATCH_RAW_TP, true);
+	ud2_under(FAULT_VARIANT_RAW_TP, true);
 }
 
 Test(faultwatch, tracepoint_variant_gives_the_same_attribution)
 {
-	ud2_under(FAULTWATCH_TRACEPOINT, true);
+	ud2_under(FAULT_VARIANT_TRACEPOINT, true);
 }
 
 Test(faultwatch, tp_btf_variant)
 {
-	ud2_under(FAULTWATCH_TP_BTF, false);
+	ud2_under(FAULT_VARIANT_TP_BTF, false);
 }
 
 Test(faultwatch, missing_feature_is_attributed_and_never_advertised)
@@ -255,7 +255,7 @@ Test(faultwatch, missing_feature_is_attributed_and_never_advertised)
 	struct probe_report *pr = NULL;
 	struct errbuf err = { "" };
 	const struct probe_row *pick = NULL;
-	const struct faultwatch_fault *f;
+	const struct fault *f;
 	struct attribution want, a;
 	char hex[64 * 2 + 1] = "";
 	struct faultwatch *fw;
@@ -284,7 +284,7 @@ Test(faultwatch, missing_feature_is_attributed_and_never_advertised)
 
 	const char *args[] = { helper(), "bytes", hex, NULL };
 
-	fw = attach(FAULTWATCH_AUTO);
+	fw = attach(FAULT_VARIANT_AUTO);
 	spawn(&c, args);
 	release(&c);
 	f = wait_event(fw, c.pid, 1.0);
@@ -303,7 +303,7 @@ Test(faultwatch, missing_feature_is_attributed_and_never_advertised)
 Test(faultwatch, asynchronous_kill_ill_is_not_a_fault)
 {
 	const char *args[] = { helper(), "wait", NULL };
-	struct faultwatch *fw = attach(FAULTWATCH_AUTO);
+	struct faultwatch *fw = attach(FAULT_VARIANT_AUTO);
 	struct child c;
 	int status;
 
@@ -319,7 +319,7 @@ Test(faultwatch, asynchronous_kill_ill_is_not_a_fault)
 Test(faultwatch, storm_is_counted_exactly_and_detailed_boundedly, .timeout = 120)
 {
 	const char *args[] = { helper(), "storm", "100000", NULL };
-	struct faultwatch *fw = attach(FAULTWATCH_AUTO);
+	struct faultwatch *fw = attach(FAULT_VARIANT_AUTO);
 	struct faultwatch_stats st;
 	struct rusage r0, r1;
 	uint64_t count = 0;

@@ -198,7 +198,7 @@ Test(probe, shadow_hash_is_fnv1a_of_sorted_names)
 	featset_add(&s, c);
 	featset_add(&s, b);
 	cr_expect_eq(featset_hash(&s), fnv1a("abm,rdpid,sse4a"));
-	probe_shadow_hash_str(&s, buf);
+	featset_hash_str(&s, buf);
 	cr_expect_eq(strlen(buf), 16);
 	cr_expect_eq(strtoull(buf, NULL, 16), fnv1a("abm,rdpid,sse4a"));
 }

@@ -6,6 +6,7 @@
  * time; a test that cannot run says why.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>

@@ -9,7 +9,7 @@
 #include <criterion/criterion.h>
 
 #include "core/log.h"
-#include "analysis/replay.h"
+#include "formats/recording.h"
 #include "analysis/verdict.h"
 
 #define REC(name) CPUDRIFT_SRCDIR "/tests/fixtures/recordings/" name
@@ -58,7 +58,7 @@ static struct best replay(const char *path)
 	struct best b = { 0 };
 	struct errbuf err = { { 0 } };
 
-	cr_assert_eq(replay_file(path, NULL, keep_best, &b, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(recording_replay(path, NULL, keep_best, &b, NULL, &err), 0, "%s", err.msg);
 	return b;
 }
 

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/classify.h"
+#include "capture/atrisk.h"
+#include "core/log.h"
+#include "daemon/pipeline.h"
+#include "sinks/sink_hooks.h"
+#include "sinks/sink_journal.h"
+#include "sinks/store.h"
+
+struct pipeline {
+	struct pipeline_opts o;
+	struct engine *engine;
+	uint64_t stored_digest; /* of the newest snapshot in the store */
+	struct textfile_state tf;
+};
+
+static void engine_opts_from(const struct config *c, struct engine_opts *eo)
+{
+	engine_opts_default(eo);
+	config_timing(c, &eo->th);
+}
+
+int pipeline__new(const struct pipeline_opts *o, struct pipeline **out)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+	struct engine_opts eo;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->o = *o;
+	engine_opts_from(o->cfg, &eo);
+	p->engine = engine__new(&eo);
+	if (!p->engine) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->tf.shadow_features = -1;
+	*out = p;
+	return 0;
+}
+
+void pipeline__free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	engine__free(p->engine);
+	free(p);
+}
+
+struct tracker *pipeline_tracker(struct pipeline *p)
+{
+	return engine_tracker(p->engine);
+}
+
+struct textfile_state *pipeline_textfile(struct pipeline *p)
+{
+	return &p->tf;
+}
+
+void pipeline_set_hooks(struct pipeline *p, struct hooks *h)
+{
+	p->o.hooks = h;
+}
+
+int pipeline_reconfigure(struct pipeline *p)
+{
+	struct engine_opts eo;
+
+	engine_opts_from(p->o.cfg, &eo);
+	return engine_set_thresholds(p->engine, &eo.th);
+}
+
+/* --- sinks ----------------------------------------------------------------------------- */
+
+static void sinks_write(struct pipeline *p, struct event *e)
+{
+	if (store_add_event(p->o.store, e, NULL))
+		log_warn("failed to store a %s event", event_kind_names[e->kind]);
+	if (p->o.cfg->journal && sink_journal_send(e))
+		log_debug("failed to send a %s event to the journal", event_kind_names[e->kind]);
+	if (p->o.hooks && hooks_run(p->o.hooks, e) < 0)
+		log_debug("failed to start hooks for a %s event", event_kind_names[e->kind]);
+	p->tf.events[e->kind][e->sev]++;
+	if (e->kind == EV_MIGRATION_SUSPECTED)
+		p->tf.last_migration_time = e->realtime_ns / 1e9;
+	if (e->sev >= SEV_WARNING)
+		log_info("%s: %s", event_kind_names[e->kind], e->summary);
+	else
+		log_debug("%s: %s", event_kind_names[e->kind], e->summary);
+}
+
+static bool removes_features(const struct event *e)
+{
+	struct json_object *r;
+
+	return json_object_object_get_ex(e->body, "removed", &r) &&
+	       json_object_is_type(r, json_type_array) && json_object_array_length(r) > 0;
+}
+
+static const char *body_str(const struct event *e, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(e->body, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+/* Enrich and write every event of @l; returns PIPE_* flags or a negative errno. */
+static int deliver(struct pipeline *p, struct evlist *l, int ret)
+{
+	const struct snapshot *cur = tracker_current(engine_tracker(p->engine));
+	int flags = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct event *e = l->v[i];
+
+		/* Programs that picked their code paths before a loss are the ones at risk. */
+		if (p->o.live && (e->kind == EV_MIGRATION_SUSPECTED ||
+				  (e->kind == EV_CPUID_DRIFT && removes_features(e))) &&
+		    atrisk_attach(e, cur ? cur->level : 0, ATRISK_MAX))
+			log_debug("failed to list processes at risk");
+		if (e->kind == EV_FAULT_SIGILL) {
+			const char *cls = body_str(e, "class");
+
+			/* cpudrift's own probes fault by design: neither counted nor reported. */
+			if (!strcmp(cls, fault_class_name(FC_PROBE)))
+				continue;
+		}
+		sinks_write(p, e);
+		/* Timing evidence is a reason to look at CPUID and the silicon right now. */
+		if (e->kind >= EV_TIMING_STALL && e->kind <= EV_TIMING_CPUID_LATENCY)
+			flags |= PIPE_TRIGGER;
+	}
+	evlist_free(l);
+	return ret < 0 ? ret : flags;
+}
+
+/* --- the snapshot cycle ---------------------------------------------------------------- */
+
+static void textfile_snapshot(struct pipeline *p)
+{
+	const struct snapshot *s = tracker_current(engine_tracker(p->engine));
+	const struct snapshot *b = tracker_baseline(engine_tracker(p->engine));
+
+	if (!s)
+		return;
+	p->tf.nvcpus = s->nvcpus;
+	p->tf.features_advertised = featset_count(&s->features);
+	p->tf.x86_64_level = s->level;
+	p->tf.shadow_features = s->has_shadow ? featset_count(&s->shadow) : -1;
+	p->tf.last_snapshot_time = s->realtime_ns / 1e9;
+	memset(&p->tf.lost, 0, sizeof(p->tf.lost));
+	if (b) {
+		featset_minus(&p->tf.lost, &b->features, &s->features);
+		p->tf.baseline_time = b->realtime_ns / 1e9;
+	}
+}
+
+static struct snapshot *load(struct pipeline *p, enum snap_select sel, const char *boot)
+{
+	struct errbuf err = { "" };
+	struct snapshot *s = NULL;
+	struct snapmeta m;
+	int ret = store_load_snapshot(p->o.store, sel, boot, &m, &s, &err);
+
+	if (ret && ret != -ENOENT)
+		log_warn("%s", err.msg);
+	return s;
+}
+
+void pipeline_reload_baseline(struct pipeline *p)
+{
+	struct snapshot *b = load(p, SEL_BASELINE, NULL);
+
+	if (!b)
+		return;
+	tracker_set_baseline(engine_tracker(p->engine), b);
+	textfile_snapshot(p);
+}
+
+int pipeline_snapshot(struct pipeline *p, struct snapshot *s)
+{
+	struct evlist out = { 0 };
+	uint64_t digest = snapshot_digest(s);
+	int ret = engine_snapshot(p->engine, s, &out);
+
+	ret = deliver(p, &out, ret);
+	/* Keep a snapshot only when something in it changed: a quiet VM stores none. */
+	if (ret >= 0 && digest != p->stored_digest) {
+		const struct snapshot *cur = tracker_current(engine_tracker(p->engine));
+
+		if (store_save_snapshot(p->o.store, cur, SNAP_PERIODIC, NULL))
+			log_warn("failed to store a snapshot");
+		else
+			p->stored_digest = digest;
+	}
+	textfile_snapshot(p);
+	return ret;
+}
+
+int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbuf *err)
+{
+	struct tracker *t = engine_tracker(p->engine);
+	struct snapshot *prev = NULL, *first = NULL;
+	struct evlist out = { 0 };
+	int64_t id = 0;
+	int ret = 0;
+
+	tracker_set_baseline(t, load(p, SEL_BASELINE, NULL));
+	first = load(p, SEL_BOOT_FIRST, s->boot_id);
+	if (first) {
+		/* Restarted within this boot: continue from the last snapshot this boot stored. */
+		snapshot__free(first);
+		prev = load(p, SEL_LATEST, NULL);
+		if (prev && !strcmp(prev->boot_id, s->boot_id)) {
+			p->stored_digest = snapshot_digest(prev);
+			tracker_prime(t, prev);
+		} else {
+			snapshot__free(prev);
+		}
+		return pipeline_snapshot(p, s) < 0 ? -ENOMEM : 0;
+	}
+	ret = store_save_snapshot(p->o.store, s, SNAP_BOOT_FIRST, &id);
+	if (ret) {
+		errbuf_set(err, "failed to store the first snapshot: %s", strerror(-ret));
+		snapshot__free(s);
+		return ret;
+	}
+	p->stored_digest = snapshot_digest(s);
+	prev = load(p, SEL_PREV_BOOT_FIRST, s->boot_id);
+	if (prev)
+		ret = engine_boot_drift(p->engine, prev, s, &out);
+	snapshot__free(prev);
+	if (!tracker_baseline(t)) {
+		ret = store_set_baseline(p->o.store, id);
+		if (ret) {
+			errbuf_set(err, "failed to set the baseline: %s", strerror(-ret));
+			evlist_free(&out);
+			snapshot__free(s);
+			return ret;
+		}
+	}
+	if (!ret)
+		ret = engine_snapshot(p->engine, s, &out);
+	else
+		snapshot__free(s);
+	ret = deliver(p, &out, ret);
+	textfile_snapshot(p);
+	return ret < 0 ? ret : 0;
+}
+
+/* --- the other inputs ------------------------------------------------------------------ */
+
+int pipeline_probes(struct pipeline *p, const struct probe_summary *ps)
+{
+	struct evlist out = { 0 };
+
+	return deliver(p, &out, engine_probes(p->engine, ps, &out));
+}
+
+int pipeline_fault(struct pipeline *p, const struct fault *f)
+{
+	struct evlist out = { 0 };
+	int ret = engine_fault(p->engine, f, &out);
+
+	for (size_t i = 0; !ret && i < out.n; i++) {
+		const struct event *e = out.v[i];
+		const char *cls = body_str(e, "class"), *feature = body_str(e, "feature");
+
+		if (e->kind != EV_FAULT_SIGILL || !strcmp(cls, fault_class_name(FC_PROBE)))
+			continue;
+		/* Every fault counts, the rate-limited ones included; counters survive retention. */
+		if (store_count_fault(p->o.store, cls, feature, 1 + (int64_t)f->suppressed))
+			log_debug("failed to count a fault");
+		textfile_add_fault(&p->tf, cls, feature, 1 + (int64_t)f->suppressed);
+	}
+	ret = deliver(p, &out, ret);
+	return ret < 0 ? ret : ret | PIPE_TRIGGER;
+}
+
+int pipeline_observe(struct pipeline *p, const struct observation *o)
+{
+	struct evlist out = { 0 };
+	struct json_object *j = observe_to_json(o);
+
+	if (j) {
+		if (store_add_timing_sample(
+			    p->o.store, o->real_ns, obs_source_names[o->src], (double)o->v[0],
+			    json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)))
+			log_debug("failed to store a timing sample");
+		json_object_put(j);
+	}
+	return deliver(p, &out, engine_observe(p->engine, o, &out));
+}
+
+int pipeline_flush(struct pipeline *p, int64_t mono_ns)
+{
+	struct evlist out = { 0 };
+
+	return deliver(p, &out, engine_flush(p->engine, mono_ns, &out));
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The daemon's path from an input to the sinks: a snapshot, a probe run, a fault or a
+ * timing observation goes through the analysis (analysis/engine.h); each event it gives is
+ * enriched with what only the live machine knows (the processes at risk) and handed to
+ * every sink (store, journal, hooks, textfile).  The live loop (daemon.c) and `run
+ * --replay` feed it the same way, so what the store holds after a replay is what the
+ * daemon would have stored live.
+ */
+#ifndef CPUDRIFT_PIPELINE_H
+#define CPUDRIFT_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "analysis/engine.h"
+#include "formats/config.h"
+#include "sinks/sink_textfile.h"
+
+struct errbuf;
+struct hooks;
+struct store;
+
+struct pipeline;
+
+struct pipeline_opts {
+	const struct config *cfg; /* read at every event: a reload takes effect at once */
+	struct store *store;
+	struct hooks *hooks; /* NULL: none */
+	bool live; /* false for a replay: no process list from this machine */
+};
+
+/** 0 or -ENOMEM. */
+int pipeline__new(const struct pipeline_opts *o, struct pipeline **out);
+void pipeline__free(struct pipeline *p);
+
+struct tracker *pipeline_tracker(struct pipeline *p);
+struct textfile_state *pipeline_textfile(struct pipeline *p);
+/** Swap the hooks (a reload); the old ones are the caller's to free. */
+void pipeline_set_hooks(struct pipeline *p, struct hooks *h);
+/** Apply a reloaded configuration's thresholds.  0 or -ENOMEM. */
+int pipeline_reconfigure(struct pipeline *p);
+
+/*
+ * The inputs.  Each returns a bitmask of PIPE_* or a negative errno.  PIPE_TRIGGER: the
+ * evidence is a reason to look at CPUID and the silicon again soon.
+ */
+#define PIPE_TRIGGER 1
+
+/**
+ * The first snapshot of this run (ownership moves): load the baseline, continue from the
+ * last snapshot this boot stored (a restart) or store this boot's first snapshot and compare
+ * it with the last boot's (cpuid.boot_drift); the first snapshot ever becomes the baseline.
+ */
+int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbuf *err);
+/** A later snapshot (ownership moves); stored only when its content changed. */
+int pipeline_snapshot(struct pipeline *p, struct snapshot *s);
+int pipeline_probes(struct pipeline *p, const struct probe_summary *ps);
+int pipeline_fault(struct pipeline *p, const struct fault *f);
+int pipeline_observe(struct pipeline *p, const struct observation *o);
+int pipeline_flush(struct pipeline *p, int64_t mono_ns);
+
+/** Re-read the baseline from the store (after `cpudrift baseline accept`). */
+void pipeline_reload_baseline(struct pipeline *p);
+
+#endif
