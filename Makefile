@@ -78,7 +78,8 @@ TESTBIN := $(OUT)/tests/unit_tests
 .DELETE_ON_ERROR:
 # Keep skeletons and BPF objects: they are intermediates of a chain, not rubbish.
 .SECONDARY:
-.PHONY: all deps deps-check test-deps install-debs test bench install uninstall clean check-format format run helpers
+.PHONY: all deps deps-check test-deps install-debs test bench install uninstall clean check-format format run helpers \
+	check-layers
 
 all: $(PROG)
 
@@ -212,6 +213,10 @@ uninstall:
 # --- style ----------------------------------------------------------------------------------
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^bpf/vmlinux')
+
+# Each layer includes only the layers below it (README, "Layers").
+check-layers:
+	$(Q)sh detector/check-layers.sh detector
 
 check-format:
 	$(Q)clang-format --dry-run -Werror $(FORMAT_SRCS)

@@ -136,8 +136,9 @@ static int vcpu_mismatch(const struct snapshot *s, struct evlist *out)
 		goto out;
 	}
 	snprintf(e->subject, sizeof(e->subject), "vcpu%d", vd.v[0].vcpu);
-	snprintf(e->summary, sizeof(e->summary), "vCPUs disagree: %zu difference%s, first vCPU %d %s",
-		 vd.n, vd.n == 1 ? "" : "s", vd.v[0].vcpu, vd.v[0].field);
+	snprintf(e->summary, sizeof(e->summary),
+		 "vCPUs disagree: %zu difference%s, first vCPU %d %s", vd.n, vd.n == 1 ? "" : "s",
+		 vd.v[0].vcpu, vd.v[0].field);
 	json_object_object_add(e->body, "diff", diff_to_json(&vd));
 	ret = evlist_push(out, e);
 out:
@@ -179,8 +180,7 @@ int tracker_snapshot(struct tracker *t, struct snapshot *s, struct evlist *out)
 	return ret;
 }
 
-int tracker_boot_drift(const struct snapshot *prev, const struct snapshot *now,
-		       struct evlist *out)
+int tracker_boot_drift(const struct snapshot *prev, const struct snapshot *now, struct evlist *out)
 {
 	return compare(EV_CPUID_BOOT_DRIFT, prev, now, out);
 }
@@ -192,7 +192,8 @@ int tracker_probes(struct tracker *t, const struct probe_summary *p, struct evli
 	struct event *e;
 	int k, ret = 0;
 
-	featset_minus(&came, &p->mismatch, t->have_probes ? &t->probes.mismatch : &(struct featset){ 0 });
+	featset_minus(&came, &p->mismatch,
+		      t->have_probes ? &t->probes.mismatch : &(struct featset){ 0 });
 	if (featset_count(&came)) {
 		e = stamped(EV_PROBE_MISMATCH, SEV_CRITICAL, p->mono_ns, p->real_ns);
 		if (!e)
@@ -215,10 +216,11 @@ int tracker_probes(struct tracker *t, const struct probe_summary *p, struct evli
 		snprintf(e->subject, sizeof(e->subject), "shadow");
 		json_object_object_add(e->body, "removed", featset_to_json(&gone));
 		json_object_object_add(e->body, "added", featset_to_json(&came));
-		snprintf(e->summary, sizeof(e->summary),
-			 "masked-but-executable set changed (%d gone, %d new): the hardware under a "
-			 "frozen CPUID changed",
-			 featset_count(&gone), featset_count(&came));
+		snprintf(
+			e->summary, sizeof(e->summary),
+			"masked-but-executable set changed (%d gone, %d new): the hardware under a "
+			"frozen CPUID changed",
+			featset_count(&gone), featset_count(&came));
 		ret = evlist_push(out, e);
 	}
 	t->probes = *p;

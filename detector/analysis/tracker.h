@@ -43,8 +43,7 @@ void tracker_prime(struct tracker *t, struct snapshot *s);
 int tracker_snapshot(struct tracker *t, struct snapshot *s, struct evlist *out);
 
 /** cpuid.boot_drift of this boot's first snapshot @now against the last boot's @prev. */
-int tracker_boot_drift(const struct snapshot *prev, const struct snapshot *now,
-		       struct evlist *out);
+int tracker_boot_drift(const struct snapshot *prev, const struct snapshot *now, struct evlist *out);
 
 /**
  * A probe run: probe.mismatch for features that newly fault although advertised, and

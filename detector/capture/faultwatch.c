@@ -22,6 +22,7 @@
 
 #include "bpf/faultwatch.h"
 #include "capture/faultwatch.h"
+#include "capture/kernbpf.h"
 #include "faultwatch.skel.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -36,15 +37,6 @@ struct faultwatch {
 	int ncpus;
 };
 
-static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	/* libbpf's chatter (and its verifier logs) only matters when debugging. */
-	(void)level;
-	if (log_get_level() >= LOG_LVL_DEBUG)
-		log_vmsg(LOG_LVL_DEBUG, fmt, ap);
-	return 0;
-}
-
 static struct bpf_program *variant_prog(struct faultwatch_bpf *skel, enum fault_variant v)
 {
 	switch (v) {
@@ -57,23 +49,6 @@ static struct bpf_program *variant_prog(struct faultwatch_bpf *skel, enum fault_
 	default:
 		return NULL;
 	}
-}
-
-/*
- * libbpf resolves tracepoint ids through tracefs; minimal systems (and this project's CI
- * guests) boot without it mounted.
- */
-static void ensure_tracefs(void)
-{
-	struct stat st;
-
-	if (!stat("/sys/kernel/tracing/events", &st) ||
-	    !stat("/sys/kernel/debug/tracing/events", &st))
-		return;
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
-		log_debug("failed to mount tracefs: %s", strerror(errno));
-	else
-		log_info("mounted tracefs on /sys/kernel/tracing for the tracepoint variant");
 }
 
 static void fill_fault(struct fault *f, const struct fw_event *e)
@@ -138,7 +113,7 @@ static int try_variant(struct faultwatch *fw, const struct faultwatch_opts *o, e
 	for (int i = FAULT_VARIANT_TP_BTF; i <= FAULT_VARIANT_TRACEPOINT; i++)
 		bpf_program__set_autoload(variant_prog(skel, i), i == (int)v);
 	if (v == FAULT_VARIANT_TRACEPOINT)
-		ensure_tracefs();
+		kernbpf_ensure_tracefs();
 
 	ret = faultwatch_bpf__load(skel);
 	if (ret) {
@@ -171,7 +146,7 @@ int faultwatch__new(const struct faultwatch_opts *o, faultwatch_cb cb, void *ctx
 	*out = NULL;
 	if (!o)
 		o = &defaults;
-	libbpf_set_print(libbpf_print_fn);
+	kernbpf_init();
 	fw = calloc(1, sizeof(*fw));
 	if (!fw) {
 		errbuf_set(err, "failed to allocate fault watcher: %s", strerror(ENOMEM));

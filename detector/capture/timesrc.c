@@ -27,12 +27,47 @@
 #include "bpf/stall.h"
 #include "core/log.h"
 #include "stall.skel.h"
-#include "capture/timesrc_priv.h"
+#include "capture/clocks.h"
+#include "capture/kernbpf.h"
+#include "capture/timesrc.h"
+#include "core/clock.h"
 #include "analysis/timing.h"
 
 #define CLOCKSOURCE_PATH "/sys/devices/system/clocksource/clocksource0/current_clocksource"
 
-void timesrc_set_detail(struct timesrc *ts, enum obs_source s, const char *fmt, ...)
+struct timesrc {
+	struct timesrc_opts o;
+	timesrc_cb cb;
+	void *ctx;
+	unsigned active;
+	char detail[OBS__COUNT][96];
+	uint64_t ticks;
+
+	struct stall_bpf *skel;
+	struct ring_buffer *rb;
+	const char *variant;
+	int64_t real_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC, for stall events */
+
+	int tick_fd;
+	int step_fd;
+	int64_t wall_off; /* CLOCK_REALTIME - CLOCK_BOOTTIME at the last tick */
+
+	struct clocks clk; /* the periodic samplers */
+
+	int cs_fd;
+	char cs_name[64];
+	int kmsg_fd;
+};
+
+static inline void timesrc_emit(struct timesrc *ts, const struct observation *o)
+{
+	ts->cb(ts->ctx, o);
+}
+
+static void timesrc_set_detail(struct timesrc *ts, enum obs_source s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void timesrc_set_detail(struct timesrc *ts, enum obs_source s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,14 +98,6 @@ void timesrc_opts_default(struct timesrc_opts *o)
 
 /* --- stall (BPF) ------------------------------------------------------------------------ */
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && log_get_level() < LOG_LVL_DEBUG)
-		return 0;
-	log_vmsg(LOG_LVL_DEBUG, fmt, ap);
-	return 0;
-}
-
 static int stall_event(void *ctx, void *data, size_t len)
 {
 	struct timesrc *ts = ctx;
@@ -85,7 +112,7 @@ static int stall_event(void *ctx, void *data, size_t len)
 	o.real_ns = e->now_ns + ts->real_off;
 	o.stall.cpu = e->cpu;
 	o.stall.lateness_ns = e->lateness_ns;
-	o.stall.online = ts->ncpu;
+	o.stall.online = ts->clk.ncpu;
 	timesrc_emit(ts, &o);
 	return 0;
 }
@@ -96,7 +123,7 @@ static int stall_open(struct timesrc *ts)
 	static const char *const names[] = { "tp_btf", "raw_tp" };
 	int err = -ENOENT;
 
-	libbpf_set_print(libbpf_print);
+	kernbpf_init();
 	for (int v = 0; v < 2; v++) {
 		struct stall_bpf *skel;
 
@@ -259,8 +286,23 @@ static bool due(const struct timesrc *ts, enum obs_source src, int every_s)
 	return ts->ticks % (every ? every : 1) == 0;
 }
 
+static void emit_if(struct timesrc *ts, bool made, const struct observation *o)
+{
+	if (made)
+		timesrc_emit(ts, o);
+}
+
+static void sample_ptp(struct timesrc *ts)
+{
+	struct observation o;
+
+	for (int i = 0; i < ts->clk.nptp; i++)
+		emit_if(ts, clocks_ptp_sample(&ts->clk, i, &o), &o);
+}
+
 static void tick(struct timesrc *ts)
 {
+	struct observation o;
 	uint64_t n;
 
 	if (read(ts->tick_fd, &n, sizeof(n)) <= 0)
@@ -275,23 +317,24 @@ static void tick(struct timesrc *ts)
 	if (due(ts, OBS_CLOCKSOURCE, ts->o.clocksource_s))
 		clocksource_sample(ts, false);
 	if (due(ts, OBS_HOSTCLOCK, ts->o.ptp_s))
-		for (int i = 0; i < ts->nptp; i++)
-			timesrc_ptp_sample(ts, &ts->ptp[i]);
-	if (due(ts, OBS_HOSTCLOCK, 1) && ts->rtc_fd >= 0 && !ts->rtc_uie)
-		timesrc_rtc_sample(ts);
-	timesrc_rtc_rearm(ts);
+		sample_ptp(ts);
+	if (due(ts, OBS_HOSTCLOCK, 1) && ts->clk.rtc_fd >= 0 && !ts->clk.rtc_uie)
+		emit_if(ts, clocks_rtc_sample(&ts->clk, &o), &o);
+	clocks_rtc_rearm(&ts->clk);
 	if (due(ts, OBS_TSC, ts->o.tsc_s))
-		timesrc_tsc_sample(ts);
+		emit_if(ts, clocks_tsc_sample(&ts->clk, &o), &o);
 	if (due(ts, OBS_STEAL, ts->o.steal_s))
-		timesrc_steal_sample(ts);
+		emit_if(ts, clocks_steal_sample(&ts->clk, &o), &o);
 	if (due(ts, OBS_CPUID_LAT, ts->o.cpuid_lat_s))
-		timesrc_cpuid_lat_sample(ts);
+		emit_if(ts, clocks_cpuid_lat_sample(&ts->clk, &o), &o);
 	if (due(ts, OBS_HRE, ts->o.hre_s))
-		timesrc_hre_sample(ts);
+		emit_if(ts, clocks_hre_sample(&o), &o);
 }
 
 int timesrc_sample(struct timesrc *ts, enum obs_source src)
 {
+	struct observation o;
+
 	if (!(ts->active & (1u << src)))
 		return -ENODEV;
 	switch (src) {
@@ -299,22 +342,21 @@ int timesrc_sample(struct timesrc *ts, enum obs_source src)
 		clocksource_sample(ts, true);
 		return 0;
 	case OBS_HOSTCLOCK:
-		for (int i = 0; i < ts->nptp; i++)
-			timesrc_ptp_sample(ts, &ts->ptp[i]);
-		if (ts->rtc_fd >= 0 && !ts->rtc_uie)
-			timesrc_rtc_sample(ts);
+		sample_ptp(ts);
+		if (ts->clk.rtc_fd >= 0 && !ts->clk.rtc_uie)
+			emit_if(ts, clocks_rtc_sample(&ts->clk, &o), &o);
 		return 0;
 	case OBS_TSC:
-		timesrc_tsc_sample(ts);
+		emit_if(ts, clocks_tsc_sample(&ts->clk, &o), &o);
 		return 0;
 	case OBS_STEAL:
-		timesrc_steal_sample(ts);
+		emit_if(ts, clocks_steal_sample(&ts->clk, &o), &o);
 		return 0;
 	case OBS_CPUID_LAT:
-		timesrc_cpuid_lat_sample(ts);
+		emit_if(ts, clocks_cpuid_lat_sample(&ts->clk, &o), &o);
 		return 0;
 	case OBS_HRE:
-		timesrc_hre_sample(ts);
+		emit_if(ts, clocks_hre_sample(&o), &o);
 		return 0;
 	default:
 		return -EINVAL;
@@ -369,8 +411,10 @@ int timesrc__new(struct timesrc **out, const struct timesrc_opts *o, timesrc_cb 
 		ts->o.tick_ms = 1000;
 	ts->cb = cb;
 	ts->ctx = ctx;
-	ts->step_fd = ts->rtc_fd = ts->cs_fd = ts->kmsg_fd = -1;
-	ts->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	ts->step_fd = ts->cs_fd = ts->kmsg_fd = -1;
+	clocks_init(&ts->clk);
+	ts->clk.rtc_quiet_s = ts->o.rtc_quiet_s;
+	ts->clk.cpuid_lat_n = ts->o.cpuid_lat_n;
 	ts->real_off = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 
 	ts->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -395,12 +439,14 @@ int timesrc__new(struct timesrc **out, const struct timesrc_opts *o, timesrc_cb 
 		activate(ts, OBS_CLOCK_STEP, ret, "timerfd cancel-on-set");
 	}
 	if (want(ts, OBS_HOSTCLOCK))
-		activate(ts, OBS_HOSTCLOCK, timesrc_hostclock_open(ts),
+		activate(ts, OBS_HOSTCLOCK,
+			 clocks_open_host(&ts->clk, ts->detail[OBS_HOSTCLOCK],
+					  sizeof(ts->detail[OBS_HOSTCLOCK])),
 			 "no /dev/rtc0 or /dev/ptp*");
 	if (want(ts, OBS_TSC)) {
-		ts->tsc_ref_hz = timesrc_tsc_ref_hz();
+		ts->clk.tsc_ref_hz = clocks_tsc_ref_hz();
 		timesrc_set_detail(ts, OBS_TSC, "every %d s, advertised %lld Hz", ts->o.tsc_s,
-				   (long long)ts->tsc_ref_hz);
+				   (long long)ts->clk.tsc_ref_hz);
 		activate(ts, OBS_TSC, 0, "");
 	}
 	if (want(ts, OBS_CLOCKSOURCE)) {
@@ -419,9 +465,9 @@ int timesrc__new(struct timesrc **out, const struct timesrc_opts *o, timesrc_cb 
 	if (want(ts, OBS_CPUID_LAT))
 		activate(ts, OBS_CPUID_LAT, 0, "CPUID leaf 0");
 	if (want(ts, OBS_HRE))
-		activate(ts, OBS_HRE, timesrc_read_hre() < 0 ? -ENODEV : 0,
-			 timesrc_read_hre() < 0 ? "no HRE line in /proc/interrupts (not Hyper-V)" :
-						  "/proc/interrupts HRE");
+		activate(ts, OBS_HRE, clocks_read_hre() < 0 ? -ENODEV : 0,
+			 clocks_read_hre() < 0 ? "no HRE line in /proc/interrupts (not Hyper-V)" :
+						 "/proc/interrupts HRE");
 	*out = ts;
 	return 0;
 }
@@ -432,11 +478,8 @@ void timesrc__free(struct timesrc *ts)
 		return;
 	ring_buffer__free(ts->rb);
 	stall_bpf__destroy(ts->skel);
-	if (ts->rtc_fd >= 0 && ts->rtc_uie)
-		ioctl(ts->rtc_fd, RTC_UIE_OFF, 0);
-	for (int i = 0; i < ts->nptp; i++)
-		close(ts->ptp[i].fd);
-	int fds[] = { ts->tick_fd, ts->step_fd, ts->rtc_fd, ts->cs_fd, ts->kmsg_fd };
+	clocks_close(&ts->clk);
+	int fds[] = { ts->tick_fd, ts->step_fd, ts->cs_fd, ts->kmsg_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
@@ -447,7 +490,7 @@ void timesrc__free(struct timesrc *ts)
 int timesrc_fds(const struct timesrc *ts, int *fds, int max)
 {
 	int cand[] = { ts->tick_fd, ts->rb ? ring_buffer__epoll_fd(ts->rb) : -1, ts->step_fd,
-		       ts->rtc_uie ? ts->rtc_fd : -1, ts->kmsg_fd };
+		       ts->clk.rtc_uie ? ts->clk.rtc_fd : -1, ts->kmsg_fd };
 	int n = 0;
 
 	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]) && n < max; i++)
@@ -465,8 +508,11 @@ int timesrc_dispatch(struct timesrc *ts, int fd)
 		ring_buffer__consume(ts->rb);
 	if (ts->step_fd >= 0 && (all || fd == ts->step_fd))
 		step_handle(ts);
-	if (ts->rtc_uie && (all || fd == ts->rtc_fd))
-		timesrc_rtc_sample(ts);
+	if (ts->clk.rtc_uie && (all || fd == ts->clk.rtc_fd)) {
+		struct observation o;
+
+		emit_if(ts, clocks_rtc_sample(&ts->clk, &o), &o);
+	}
 	if (ts->kmsg_fd >= 0 && (all || fd == ts->kmsg_fd))
 		kmsg_drain(ts);
 	if (all || fd == ts->tick_fd)

@@ -8,6 +8,7 @@
 #include "capture/capture.h"
 #include "cli/cli.h"
 #include "formats/dumpfmt.h"
+#include "formats/lcdump.h"
 #include "core/log.h"
 
 static void usage(FILE *f)
@@ -110,7 +111,7 @@ int cmd_export(int argc, char **argv)
 		snapshot__free(s);
 		return EXIT_ERROR;
 	}
-	ret = dump_export_libcpuid(s, vcpu, f);
+	ret = lcdump_export(s, vcpu, f);
 	ret = cli_close_out(f, outpath) ?: ret;
 	snapshot__free(s);
 	return ret ? EXIT_ERROR : EXIT_OK;

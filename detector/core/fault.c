@@ -84,10 +84,12 @@ struct json_object *fault_to_json(const struct fault *f)
 	json_object_object_add(o, "bytes", json_object_new_string(bytes));
 	json_object_object_add(o, "count", json_object_new_int64((int64_t)f->count));
 	json_object_object_add(o, "suppressed", json_object_new_int64((int64_t)f->suppressed));
-	json_object_object_add(o, "variant", json_object_new_string(fault_variant_name(f->variant)));
+	json_object_object_add(o, "variant",
+			       json_object_new_string(fault_variant_name(f->variant)));
 	if (f->has_cpuid_now) {
 		json_object_object_add(o, "lost_now", featset_to_json(&f->lost_now));
-		json_object_object_add(o, "lost_now_from", json_object_new_string(f->lost_now_from));
+		json_object_object_add(o, "lost_now_from",
+				       json_object_new_string(f->lost_now_from));
 	}
 	return o;
 }
@@ -111,8 +113,8 @@ static int get_i64(struct json_object *j, const char *key, int64_t lo, int64_t h
 	if (!json_object_object_get_ex(j, key, &v))
 		return 0;
 	errno = 0;
-	if (!json_object_is_type(v, json_type_int) ||
-	    (*out = json_object_get_int64(v), errno) || *out < lo || *out > hi) {
+	if (!json_object_is_type(v, json_type_int) || (*out = json_object_get_int64(v), errno) ||
+	    *out < lo || *out > hi) {
 		errbuf_set(err, "\"%s\" is not an integer in [%" PRId64 ", %" PRId64 "]", key, lo,
 			   hi);
 		return -EINVAL;

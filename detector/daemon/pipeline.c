@@ -122,8 +122,9 @@ static int deliver(struct pipeline *p, struct evlist *l, int ret)
 		struct event *e = l->v[i];
 
 		/* Programs that picked their code paths before a loss are the ones at risk. */
-		if (p->o.live && (e->kind == EV_MIGRATION_SUSPECTED ||
-				  (e->kind == EV_CPUID_DRIFT && removes_features(e))) &&
+		if (p->o.live &&
+		    (e->kind == EV_MIGRATION_SUSPECTED ||
+		     (e->kind == EV_CPUID_DRIFT && removes_features(e))) &&
 		    atrisk_attach(e, cur ? cur->level : 0, ATRISK_MAX))
 			log_debug("failed to list processes at risk");
 		if (e->kind == EV_FAULT_SIGILL) {

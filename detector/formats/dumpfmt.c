@@ -15,7 +15,8 @@
 
 #include "analysis/decode.h"
 #include "formats/dumpfmt.h"
-#include "formats/dumpfmt_priv.h"
+#include "formats/dumpparse.h"
+#include "formats/lcdump.h"
 #include "core/log.h"
 #include "formats/snapjson.h"
 #include "core/snapshot.h"
@@ -30,20 +31,6 @@ const char *dump_format_name(enum dump_format f)
 	if ((unsigned)f >= sizeof(format_names) / sizeof(format_names[0]))
 		return "unknown";
 	return format_names[f];
-}
-
-/* --- lines and errors ------------------------------------------------------------------ */
-
-int dump_perr_at(struct parser *p, int line, const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	errbuf_set(p->err, "%s:%d: %s", p->name, line, msg);
-	return -EINVAL;
 }
 
 /* Next line into p->line, NUL-terminated, CR and trailing blanks removed: 1, 0 at end, <0. */
@@ -76,86 +63,6 @@ static int next_line(struct parser *p)
 	return 1;
 }
 
-/* --- vCPUs and leaves ------------------------------------------------------------------ */
-
-static int finish_vcpu(struct parser *p)
-{
-	struct vcpu_dump *v;
-	int ret;
-
-	if (p->cur < 0)
-		return 0;
-	v = &p->s->vcpus[p->cur];
-	/* A header with nothing under it (AIDA64 lists vCPUs it could not read): drop it. */
-	if (!v->n && !p->lc.n) {
-		p->used[v->cpu / 8] &= ~(1u << (v->cpu % 8));
-		p->s->nvcpus--;
-		p->cur = -1;
-		return 0;
-	}
-	if (p->finish) {
-		ret = p->finish(p);
-		if (ret)
-			return ret;
-	}
-	if (!vcpu_dump_get(&p->s->vcpus[p->cur], 0, 0))
-		return dump_perr_at(p, p->cur_line, "vCPU %d starting here has no leaf 0",
-				    p->s->vcpus[p->cur].cpu);
-	return 0;
-}
-
-int dump_start_vcpu(struct parser *p, long cpu)
-{
-	struct vcpu_dump *v;
-	int ret;
-
-	if (cpu > MAX_CPU_NO)
-		return perr(p, "CPU number %ld out of range (limit %d)", cpu, MAX_CPU_NO);
-	if (p->cur >= 0 && !p->s->vcpus[p->cur].n && !p->lc.n) {
-		v = &p->s->vcpus[p->cur];
-		p->used[v->cpu / 8] &= ~(1u << (v->cpu % 8));
-	} else {
-		ret = finish_vcpu(p);
-		if (ret)
-			return ret;
-		if (p->s->nvcpus >= DUMP_MAX_VCPUS)
-			return perr(p, "more than %d vCPUs", DUMP_MAX_VCPUS);
-		v = snapshot_add_vcpu(p->s, 0);
-		if (!v)
-			return perr(p, "out of memory");
-		p->cur = p->s->nvcpus - 1;
-	}
-	/* Some dumps repeat a number (two "CPU#000" blocks): keep both, renumbered. */
-	if (cpu < 0 || p->used[cpu / 8] & (1u << (cpu % 8)))
-		cpu = p->max_cpu + 1;
-	if (cpu > MAX_CPU_NO)
-		return perr(p, "more than %d vCPU numbers", MAX_CPU_NO);
-	p->used[cpu / 8] |= 1u << (cpu % 8);
-	if (cpu > p->max_cpu)
-		p->max_cpu = (int)cpu;
-	v->cpu = (int)cpu;
-	p->cur_line = p->lineno;
-	return 0;
-}
-
-int dump_put_leaf(struct parser *p, struct vcpu_dump *v, uint32_t leaf, uint32_t sub,
-		  const uint32_t r[4])
-{
-	const struct leafval *old = vcpu_dump_get(v, leaf, sub);
-
-	if (old) {
-		if (memcmp(old->r, r, sizeof(old->r)))
-			return perr(p, "leaf 0x%x subleaf 0x%x repeated with a different value",
-				    leaf, sub);
-		return 0;
-	}
-	if (v->n >= DUMP_MAX_LEAVES)
-		return perr(p, "more than %d leaves in one vCPU", DUMP_MAX_LEAVES);
-	if (vcpu_dump_put(v, leaf, sub, r))
-		return perr(p, "out of memory");
-	return 0;
-}
-
 /* Leaf of the current vCPU; @sub -1 is "the next subleaf not seen yet" (untagged repeats). */
 static int add_leaf(struct parser *p, uint32_t leaf, long sub, const uint32_t r[4])
 {
@@ -163,7 +70,7 @@ static int add_leaf(struct parser *p, uint32_t leaf, long sub, const uint32_t r[
 	int ret;
 
 	if (p->cur < 0) {
-		ret = dump_start_vcpu(p, -1);
+		ret = dumpparse_start_vcpu(p, -1);
 		if (ret)
 			return ret;
 	}
@@ -173,7 +80,7 @@ static int add_leaf(struct parser *p, uint32_t leaf, long sub, const uint32_t r[
 		while (vcpu_dump_get(v, leaf, (uint32_t)sub))
 			sub++;
 	}
-	return dump_put_leaf(p, v, leaf, (uint32_t)sub, r);
+	return dumpparse_put_leaf(p, v, leaf, (uint32_t)sub, r);
 }
 
 /* --- AIDA64 / InstLatx64 ---------------------------------------------------------------- */
@@ -224,7 +131,7 @@ static int aida_line(struct parser *p)
 	int ret = aida_header(p, &cpu);
 
 	if (ret)
-		return ret < 0 ? ret : dump_start_vcpu(p, cpu);
+		return ret < 0 ? ret : dumpparse_start_vcpu(p, cpu);
 	if (!aida_is_cpuid(s))
 		return 0; /* report text around the dump */
 	s = skip_ws(s + 5);
@@ -264,10 +171,10 @@ static int cpuidr_line(struct parser *p)
 		return 0;
 	if (eat(&s, "CPU")) {
 		if (!strcmp(s, ":"))
-			return dump_start_vcpu(p, -1);
+			return dumpparse_start_vcpu(p, -1);
 		if (!eat(&s, " ") || !scan_dec(&s, MAX_CPU_NO, &cpu) || strcmp(s, ":"))
 			return perr(p, "malformed CPU header");
-		return dump_start_vcpu(p, cpu);
+		return dumpparse_start_vcpu(p, cpu);
 	}
 	s = skip_ws(s);
 	if (!eat(&s, "0x") || !scan_hex(&s, 8, &leaf))
@@ -363,7 +270,7 @@ enum dump_format dump_detect(const char *buf, size_t len)
 		const char *s = skip_ws(p.line);
 		uint32_t x;
 
-		if (dump_lc_starts(s))
+		if (lcdump_starts(s))
 			return DUMP_LIBCPUID;
 		if (!strcmp(s, "CPU:") ||
 		    (eat(&s, "CPU ") && scan_dec(&s, UINT32_MAX, &x) && !strcmp(s, ":")))
@@ -398,7 +305,7 @@ int dump_parse(const char *buf, size_t len, enum dump_format f, const char *name
 			snprintf((*out)->source, sizeof((*out)->source), "import:%s (json)", name);
 		return ret;
 	case DUMP_LIBCPUID:
-		line_fn = dump_lc_line;
+		line_fn = lcdump_line;
 		break;
 	case DUMP_AIDA64:
 		line_fn = aida_line;
@@ -422,16 +329,16 @@ int dump_parse(const char *buf, size_t len, enum dump_format f, const char *name
 			      .err = err,
 			      .cur = -1,
 			      .max_cpu = -1,
-			      .finish = f == DUMP_LIBCPUID ? dump_lc_finish : NULL };
+			      .finish = f == DUMP_LIBCPUID ? lcdump_finish : NULL };
 	p->s = snapshot__new();
 	ret = p->s ? 0 : -ENOMEM;
 	while (!ret && (ret = next_line(p)) > 0)
 		ret = line_fn(p);
 	if (!ret)
-		ret = finish_vcpu(p);
+		ret = dumpparse_finish_vcpu(p);
 	if (!ret && !p->s->nvcpus)
-		ret = dump_perr_at(p, p->lineno ?: 1, "no CPUID leaf in this %s dump",
-				   dump_format_name(f));
+		ret = dumpparse_error_at(p, p->lineno ?: 1, "no CPUID leaf in this %s dump",
+					 dump_format_name(f));
 	if (!ret) {
 		ret = decode_snapshot(p->s, err);
 		if (ret) {

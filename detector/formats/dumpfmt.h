@@ -59,14 +59,4 @@ int dump_import(const char *buf, size_t len, const char *name, struct snapshot *
 /** Read a file ("-" is stdin) and import it. */
 int dump_import_file(const char *path, struct snapshot **out, struct errbuf *err);
 
-/**
- * Write vCPU @vcpu (an index into s->vcpus) of @s in libcpuid's raw format, which
- * cpuid_deserialize_raw_data() and `cpuid_tool --load` read; @vcpu -1 writes every vCPU
- * in the multi-CPU form of cpuid_serialize_all_raw_data().  0 or a negative errno.
- */
-int dump_export_libcpuid(const struct snapshot *s, int vcpu, FILE *f);
-
-/** True when libcpuid's raw format carries (@leaf, @subleaf) of @v through a round trip. */
-bool dump_libcpuid_holds(const struct vcpu_dump *v, uint32_t leaf, uint32_t subleaf);
-
 #endif

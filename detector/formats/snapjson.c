@@ -12,7 +12,6 @@
 
 #include "analysis/decode.h"
 #include "core/log.h"
-#include "capture/probe.h"
 #include "formats/snapjson.h"
 
 #define SNAPSHOT_MAX_VCPUS 4096

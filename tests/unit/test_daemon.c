@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <sqlite3.h>
 
 #include "daemon/daemon.h"
@@ -57,14 +58,11 @@ static void write_file(const char *p, const char *text, mode_t mode)
 	chmod(p, mode);
 }
 
-static void setup(void)
+/* A state dir, a hook and a configuration: what every daemon test needs, root or not. */
+static void setup_dir(void)
 {
 	char conf[2048];
 
-	if (geteuid())
-		cr_skip_test("the daemon's live test needs root (BPF)");
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		cr_skip_test("no BTF at /sys/kernel/btf/vmlinux");
 	snprintf(dir, sizeof(dir), "/tmp/cpudrift-daemon-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	chmod(dir, 0755);
@@ -86,6 +84,16 @@ static void setup(void)
 		 "interval = 60\n",
 		 dir, dir, dir);
 	write_file(path("cpudrift.conf"), conf, 0644);
+}
+
+/* Tests of the fault watcher's path need BPF. */
+static void setup(void)
+{
+	if (geteuid())
+		cr_skip_test("the daemon's live test needs root (BPF)");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		cr_skip_test("no BTF at /sys/kernel/btf/vmlinux");
+	setup_dir();
 }
 
 static void teardown(void)
@@ -231,7 +239,7 @@ Test(daemon, sigill_reaches_store_hook_and_textfile, .init = setup, .fini = tear
 		  "textfile still says up after SIGTERM");
 }
 
-Test(daemon, second_daemon_refused, .init = setup, .fini = teardown, .timeout = 60)
+Test(daemon, second_daemon_refused, .init = setup_dir, .fini = teardown, .timeout = 60)
 {
 	pid_t pid = start_daemon(path("cpudrift.conf"));
 	char cmd[600], *out;
@@ -259,7 +267,7 @@ static void expect_config_error(const char *text, const char *needle)
 	free(out);
 }
 
-Test(daemon, bad_configuration_is_fatal_with_file_line_key, .init = setup, .fini = teardown)
+Test(daemon, bad_configuration_is_fatal_with_file_line_key, .init = setup_dir, .fini = teardown)
 {
 	expect_config_error("interval = 60\nbogus_key = 1\n",
 			    "bad.conf:2: unknown key 'bogus_key'");
@@ -338,6 +346,64 @@ Test(daemon, kill_9_during_storm_loses_nothing_shown, .init = setup, .fini = tea
 	free(before);
 	free(after);
 	stop_daemon(pid);
+}
+
+/* The events of one JSON document per line (`events --json`, `replay --json`), as text. */
+static int split_events(char *out, char **v, int max)
+{
+	char *save = NULL;
+	int n = 0;
+
+	for (char *l = strtok_r(out, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save))
+		if (*l == '{')
+			v[n++] = l;
+	return n;
+}
+
+/*
+ * The wiring, not the analysis against itself: the real daemon with a recording in place
+ * of its live sources stores exactly the events `cpudrift replay` prints for it.
+ */
+Test(daemon, run_replay_stores_what_replay_prints, .init = setup_dir, .fini = teardown,
+     .timeout = 60)
+{
+	static const char *const recs[] = { "feature_drift.jsonl", "paused_migration.jsonl",
+					    "noise.jsonl", "stall_vm.jsonl" };
+
+	for (size_t r = 0; r < sizeof(recs) / sizeof(recs[0]); r++) {
+		char cmd[4096], rec[512], state[300], *stored, *printed, *a[400], *b[400];
+		int na, nb;
+
+		snprintf(rec, sizeof(rec), "%s/tests/fixtures/recordings/%s", CPUDRIFT_SRCDIR,
+			 recs[r]);
+		snprintf(state, sizeof(state), "%s/state-%zu", dir, r);
+		snprintf(cmd, sizeof(cmd),
+			 "%s run --config %s --state-dir %s --replay %s 2>&1 && "
+			 "%s events --json --state-dir %s",
+			 build("cpudrift"), path("cpudrift.conf"), state, rec, build("cpudrift"),
+			 state);
+		stored = run_capture(cmd);
+		snprintf(cmd, sizeof(cmd), "%s replay --json %s", build("cpudrift"), rec);
+		printed = run_capture(cmd);
+		na = split_events(stored, a, 400);
+		nb = split_events(printed, b, 400);
+		cr_expect_gt(nb, 0, "%s: replay printed nothing", recs[r]);
+		cr_expect_eq(na, nb, "%s: the daemon stored %d events, replay printed %d", recs[r],
+			     na, nb);
+		for (int i = 0; i < na && i < nb; i++) {
+			struct json_object *x = json_tokener_parse(a[i]),
+					   *y = json_tokener_parse(b[i]);
+
+			/* The store numbers its rows; everything else must be the same. */
+			json_object_object_del(x, "id");
+			cr_expect(json_object_equal(x, y), "%s: event %d differs:\n%s\n%s", recs[r],
+				  i, a[i], b[i]);
+			json_object_put(x);
+			json_object_put(y);
+		}
+		free(stored);
+		free(printed);
+	}
 }
 
 Test(daemon, alert_rules_pass_promtool)

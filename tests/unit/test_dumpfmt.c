@@ -16,6 +16,7 @@
 #include "analysis/decode.h"
 #include "capture/capture.h"
 #include "formats/dumpfmt.h"
+#include "formats/lcdump.h"
 #include "core/log.h"
 #include "formats/snapjson.h"
 
@@ -263,7 +264,7 @@ static char *export_to_file(const struct snapshot *s, int vcpu)
 	FILE *f = fdopen(fd, "w");
 
 	cr_assert(f);
-	cr_assert_eq(dump_export_libcpuid(s, vcpu, f), 0);
+	cr_assert_eq(lcdump_export(s, vcpu, f), 0);
 	cr_assert_eq(fclose(f), 0);
 	return path;
 }
@@ -297,7 +298,7 @@ static void check_libcpuid_reads(const struct vcpu_dump *v, const struct cpu_raw
 			uint32_t l = arrays[a].indexed ? arrays[a].leaf + i : arrays[a].leaf;
 			uint32_t sub = arrays[a].indexed ? 0 : i;
 			const struct leafval *lv = vcpu_dump_get(v, l, sub);
-			const uint32_t *want = lv && dump_libcpuid_holds(v, l, sub) ? lv->r : zero;
+			const uint32_t *want = lv && lcdump_holds(v, l, sub) ? lv->r : zero;
 
 			held += want != zero;
 			cr_expect_arr_eq(arr[i], want, 16, "leaf 0x%x.%u: libcpuid read %08x %08x",
@@ -319,7 +320,7 @@ static void check_round_trip(const struct vcpu_dump *orig, const struct vcpu_dum
 		const struct leafval *o = &orig->leaves[i];
 		const struct leafval *b = vcpu_dump_get(back, o->leaf, o->subleaf);
 
-		if (!dump_libcpuid_holds(orig, o->leaf, o->subleaf))
+		if (!lcdump_holds(orig, o->leaf, o->subleaf))
 			continue;
 		cr_expect(b && !memcmp(b->r, o->r, sizeof(o->r)), "leaf 0x%x.%u lost", o->leaf,
 			  o->subleaf);
@@ -333,7 +334,7 @@ static void check_round_trip(const struct vcpu_dump *orig, const struct vcpu_dum
 					 b->subleaf);
 			continue;
 		}
-		cr_expect(dump_libcpuid_holds(orig, b->leaf, b->subleaf) &&
+		cr_expect(lcdump_holds(orig, b->leaf, b->subleaf) &&
 				  !memcmp(b->r, o->r, sizeof(o->r)),
 			  "leaf 0x%x.%u changed", b->leaf, b->subleaf);
 	}
@@ -393,7 +394,7 @@ Test(dumpfmt, export_all_vcpus_is_libcpuids_multi_cpu_form)
 	cr_assert_eq(back->nvcpus, s->nvcpus);
 	for (int i = 0; i < s->nvcpus; i++)
 		check_round_trip(&s->vcpus[i], &back->vcpus[i]);
-	cr_expect_eq(dump_export_libcpuid(s, s->nvcpus, stdout), -EINVAL);
+	cr_expect_eq(lcdump_export(s, s->nvcpus, stdout), -EINVAL);
 	snapshot__free(back);
 	snapshot__free(s);
 	unlink(path);

@@ -4,17 +4,13 @@
 what cpudrift inside the guest reports.  usage: lab.py PROG [SCENARIO...]
 
 Prints one row per check (scenario, expected, observed, pass) and exits 1 if any check fails.
-The guest runs `cpudrift run` when the build has it ("run" mode).  Before that it runs the
-parts ("parts" mode): a baseline snapshot, `cpudrift watch --json` and `cpudrift record`;
-the driver then feeds the recording plus the watcher's faults to `cpudrift replay`, the same
-rules and verdict the daemon uses.  Checks that only the daemon can answer show SKIP there.
+The guest runs `cpudrift run`; the driver reads its events and status back.
 """
 import json
 import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -43,29 +39,7 @@ def jsonl(lines):
     return out
 
 
-def replay(prog, record, faults):
-    """Events from `cpudrift replay` on the guest's recording with the watcher's faults."""
-    obs = [o for o in record if "mono_ns" in o]
-    for f in faults:
-        # The watcher stamps faults with CLOCK_BOOTTIME (= monotonic: the guest never
-        # sleeps); realtime comes from the nearest earlier observation's offset.
-        mono = f["boot_ns"]
-        ref = max((o for o in obs if o["mono_ns"] <= mono), key=lambda o: o["mono_ns"],
-                  default=obs[0] if obs else {"mono_ns": 0, "real_ns": 0})
-        obs.append({"src": "fault", "mono_ns": mono, "real_ns": mono + ref["real_ns"] -
-                    ref["mono_ns"], "pid": f["pid"], "class": f["class"],
-                    "features": f.get("features", [])})
-    obs.sort(key=lambda o: o["mono_ns"])
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as t:
-        t.write("".join(json.dumps(o) + "\n" for o in obs))
-    r = subprocess.run([prog, "replay", "--json", t.name], capture_output=True, text=True)
-    os.unlink(t.name)
-    if r.returncode not in (0, 1):
-        raise RuntimeError(f"cpudrift replay failed: {r.stderr.strip()}")
-    return [e for e in jsonl(r.stdout.splitlines()) if e.get("kind") != "fault.sigill"]
-
-
-def collect(prog, g, save):
+def collect(g):
     """What cpudrift in guest @g says, as events, plus who is still alive."""
     _, ping = g.call("ping")
     mode = ping[0].split()[0].split("=")[1]
@@ -76,40 +50,25 @@ def collect(prog, g, save):
            "victim_alive": state.get(pids["victim"]) == "alive", "victim_pid": int(pids["victim"])}
     clocks = g.call("clocks")[1][0].split()  # "realtime S rtc S", whole seconds
     obs["rtc_offset_s"] = int(clocks[3]) - int(clocks[1])
-    if mode == "run":
-        obs["events"] = jsonl(g.call("events")[1])
-        obs["status"] = jsonl(g.call("status")[1])
-    else:
-        faults = [f for f in jsonl(g.call("cat watch.jsonl")[1]) if f.get("kind") == "fault.sigill"]
-        record = jsonl(g.call("cat record.jsonl")[1])
-        obs["events"] = replay(prog, record, faults) + [
-            {"kind": "fault.sigill", "severity": "-", "subject": f["comm"], "pid": f["pid"],
-             "body": f} for f in faults]
-        if save:
-            with open(save, "w") as f:
-                f.write("".join(json.dumps(o) + "\n" for o in record))
+    obs["events"] = jsonl(g.call("events")[1])
+    obs["status"] = jsonl(g.call("status")[1])
     return obs
 
 
-def settle(g, mode, timeout=90):
+def settle(g, timeout=90):
     """Wait until cpudrift has a baseline to compare with: starting BPF under TCG takes
     seconds, and a move before the first samples would be invisible."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if mode == "run":
-            if any(s.get("running") and s.get("last_snapshot") for s in jsonl(g.call("status")[1])):
-                break
-        else:
-            rec = jsonl(g.call("cat record.jsonl")[1])
-            if sum(o.get("src") == "hostclock" for o in rec) >= 2:
-                break
+        if any(s.get("running") and s.get("last_snapshot") for s in jsonl(g.call("status")[1])):
+            break
         time.sleep(1)
     else:
         raise TimeoutError("cpudrift never settled in the guest")
     time.sleep(1)
 
 
-def run_scenario(prog, work, name, src_cpu, dst_cpu, pause, save=None):
+def run_scenario(work, name, src_cpu, dst_cpu, pause):
     kernel, initrd = os.path.join(work, "vmlinuz"), os.path.join(work, "initrd.gz")
     with socket.socket() as s:  # a free port for the destination to listen on
         s.bind(("127.0.0.1", 0))
@@ -117,8 +76,8 @@ def run_scenario(prog, work, name, src_cpu, dst_cpu, pause, save=None):
     src = Guest(work, f"{name}-src", src_cpu, kernel, initrd)
     dst = None
     try:
-        mode = src.wait_for("@@READY", 120).split("=")[1]
-        settle(src, mode)
+        src.wait_for("@@READY", 120)
+        settle(src)
         if pause:
             image = os.path.join(work, f"{name}.mig")
             src.migrate(f"exec:cat > {image}")
@@ -134,10 +93,10 @@ def run_scenario(prog, work, name, src_cpu, dst_cpu, pause, save=None):
             if time.monotonic() - t > 60:
                 raise TimeoutError("destination never ran")
             time.sleep(0.1)
-        # The victim faults within 0.1 s.  The recorder samples CPUID every second; the
-        # daemon on a trigger or at its interval (10 s in the guest's configuration).
-        time.sleep(12 if mode == "run" else 6)
-        return collect(prog, dst, save)
+        # The victim faults within 0.1 s; the daemon captures on that trigger or at its
+        # interval (10 s in the guest's configuration).
+        time.sleep(12)
+        return collect(dst)
     finally:
         src.quit()
         if dst:
@@ -147,7 +106,7 @@ def run_scenario(prog, work, name, src_cpu, dst_cpu, pause, save=None):
             os.unlink(image)
 
 
-# --- checks: each returns (ok, observed); ok None means "cannot tell in this mode" ----------
+# --- checks: each returns (ok, observed); ok None means "cannot tell" -----------------------
 
 def of(obs, kind):
     return [e for e in obs["events"] if e.get("kind") == kind]
@@ -203,8 +162,6 @@ def victim_fault(obs):
 
 
 def victim_at_risk(obs):
-    if obs["mode"] != "run":
-        return None, "needs cpudrift run (replay has no process list)"
     seen = set()
     for e in of(obs, "migration.suspected"):
         procs = e.get("body", {}).get("at_risk", {}).get("processes", [])
@@ -248,8 +205,6 @@ SCENARIOS = {
 def main():
     prog = os.path.abspath(sys.argv[1])
     names = sys.argv[2:] or list(SCENARIOS)
-    if os.environ.get("LAB_MODE") == "parts":  # the guest runs the parts even with `run`
-        os.environ["LAB_APPEND"] = "lab.mode=parts"
     work = os.path.join(os.path.dirname(prog), "vmlab")
     os.makedirs(work, exist_ok=True)
     t0 = time.monotonic()
@@ -258,17 +213,15 @@ def main():
     for name in names:
         src, dst, pause, checks = SCENARIOS[name]
         how = f"{src} -> {dst}" + (f", paused {pause} s" if pause else "")
-        t, mode = time.monotonic(), "?"
+        t = time.monotonic()
         try:
-            obs = run_scenario(prog, work, name, src, dst, pause,
-                               os.path.join(work, f"{name}.record.jsonl"))
+            obs = run_scenario(work, name, src, dst, pause)
             with open(os.path.join(work, f"{name}.events.json"), "w") as f:
                 json.dump(obs, f, indent=1)
-            mode = obs["mode"]
             results = [(label, *fn(obs)) for label, fn in checks]
         except Exception as e:  # a scenario that cannot run is a failed scenario
             results = [("scenario runs", False, f"{type(e).__name__}: {e}")]
-        print(f"{name}: {how}: {time.monotonic() - t:.0f} s, cpudrift {mode} mode", file=sys.stderr)
+        print(f"{name}: {how}: {time.monotonic() - t:.0f} s", file=sys.stderr)
         for label, ok, seen in results:
             failed += ok is False
             rows.append((name, label, seen, "SKIP" if ok is None else "pass" if ok else "FAIL"))

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "formats/dumpfmt.h"
-#include "formats/dumpfmt_priv.h"
+#include "formats/dumpparse.h"
+#include "formats/lcdump.h"
 
 /* libcpuid's raw arrays; size is the array length in libcpuid 0.6.2 (0: not in 0.6.2). */
 static const struct lc_array {
@@ -30,7 +30,7 @@ static const struct lc_array {
 #define LC_NARRAYS (sizeof(lc_arrays) / sizeof(lc_arrays[0]))
 #define LC_VERSION "0.6.2"
 
-/* --- leaf validity (shared by libcpuid import, export and dump_libcpuid_holds) -------- */
+/* --- leaf validity (shared by libcpuid import, export and lcdump_holds) -------- */
 
 /* Whether subleaf @j (value @r, subleaf 0 value @r0) is one the leaf's own rule enumerates. */
 static bool subleaf_valid(uint32_t leaf, uint32_t j, const uint32_t r[4], const uint32_t r0[4])
@@ -76,7 +76,7 @@ static bool lc_in_range(const struct vcpu_dump *v, uint32_t leaf)
 	return (leaf < LEAF_EXT_BASE ? leaf : leaf - LEAF_EXT_BASE) < 32 && in_range(v, leaf);
 }
 
-bool dump_libcpuid_holds(const struct vcpu_dump *v, uint32_t leaf, uint32_t subleaf)
+bool lcdump_holds(const struct vcpu_dump *v, uint32_t leaf, uint32_t subleaf)
 {
 	const struct lc_array *a = lc_subleaf_array(leaf);
 	const struct leafval *l0;
@@ -100,29 +100,29 @@ bool dump_libcpuid_holds(const struct vcpu_dump *v, uint32_t leaf, uint32_t subl
 /* --- libcpuid raw format ---------------------------------------------------------------- */
 
 /* The arrays are always full: keep what the CPU really enumerated (see dumpfmt.h). */
-int dump_lc_finish(struct parser *p)
+int lcdump_finish(struct parser *p)
 {
 	struct vcpu_dump *v = &p->s->vcpus[p->cur];
 	const struct leafval *b0 = vcpu_dump_get(&p->lc, 0, 0), *e0;
 	int ret = 0;
 
 	if (!b0) {
-		ret = dump_perr_at(p, p->cur_line, "vCPU %d starting here has no basic_cpuid[0]",
-				   v->cpu);
+		ret = dumpparse_error_at(p, p->cur_line,
+					 "vCPU %d starting here has no basic_cpuid[0]", v->cpu);
 		goto out;
 	}
 	/* Leaf 0 and 0x80000000 first: they decide which other entries are real. */
-	ret = dump_put_leaf(p, v, 0, 0, b0->r);
+	ret = dumpparse_put_leaf(p, v, 0, 0, b0->r);
 	e0 = vcpu_dump_get(&p->lc, 1, 0);
 	if (!ret && e0 && e0->r[REG_EAX] >= LEAF_EXT_BASE &&
 	    e0->r[REG_EAX] <= LEAF_EXT_BASE + 0xffff)
-		ret = dump_put_leaf(p, v, LEAF_EXT_BASE, 0, e0->r);
+		ret = dumpparse_put_leaf(p, v, LEAF_EXT_BASE, 0, e0->r);
 	for (size_t i = 0; i < p->lc.n && !ret; i++) {
 		const struct leafval *e = &p->lc.leaves[i];
 		const struct lc_array *a = &lc_arrays[e->leaf];
 
 		if (a->indexed && e->subleaf && in_range(v, a->leaf + e->subleaf))
-			ret = dump_put_leaf(p, v, a->leaf + e->subleaf, 0, e->r);
+			ret = dumpparse_put_leaf(p, v, a->leaf + e->subleaf, 0, e->r);
 	}
 	for (uint32_t k = 0; k < LC_NARRAYS && !ret; k++) {
 		const struct lc_array *a = &lc_arrays[k];
@@ -137,7 +137,7 @@ int dump_lc_finish(struct parser *p)
 			if (!e || !subleaf_valid(a->leaf, j, e->r, l0->r))
 				break;
 			if (j || !vcpu_dump_get(v, a->leaf, 0))
-				ret = dump_put_leaf(p, v, a->leaf, j, e->r);
+				ret = dumpparse_put_leaf(p, v, a->leaf, j, e->r);
 		}
 	}
 out:
@@ -145,7 +145,7 @@ out:
 	return ret;
 }
 
-int dump_lc_line(struct parser *p)
+int lcdump_line(struct parser *p)
 {
 	const char *s = p->line, *key = s;
 	uint32_t idx, r[4];
@@ -157,7 +157,7 @@ int dump_lc_line(struct parser *p)
 	if (eat(&s, LC_SEPARATOR " Logical CPU #")) {
 		if (!scan_dec(&s, MAX_CPU_NO, &idx) || strcmp(s, " " LC_SEPARATOR))
 			return perr(p, "malformed CPU separator");
-		return dump_start_vcpu(p, idx);
+		return dumpparse_start_vcpu(p, idx);
 	}
 	klen = strcspn(s, "[=");
 	for (k = 0; k < LC_NARRAYS; k++)
@@ -184,17 +184,17 @@ int dump_lc_line(struct parser *p)
 	if (*s)
 		return perr(p, "trailing text after %s[%u]", lc_arrays[k].key, idx);
 	if (p->cur < 0) {
-		int ret = dump_start_vcpu(p, -1);
+		int ret = dumpparse_start_vcpu(p, -1);
 
 		if (ret)
 			return ret;
 	}
 	if (p->lc.n >= DUMP_MAX_LEAVES && !vcpu_dump_get(&p->lc, k, idx))
 		return perr(p, "more than %d entries in one vCPU", DUMP_MAX_LEAVES);
-	return dump_put_leaf(p, &p->lc, k, idx, r);
+	return dumpparse_put_leaf(p, &p->lc, k, idx, r);
 }
 
-bool dump_lc_starts(const char *s)
+bool lcdump_starts(const char *s)
 {
 	if (!strncmp(s, "version=", 8) || !strncmp(s, LC_SEPARATOR, strlen(LC_SEPARATOR)))
 		return true;
@@ -218,7 +218,7 @@ static void export_vcpu(const struct vcpu_dump *v, FILE *f)
 			uint32_t leaf = a->indexed ? a->leaf + i : a->leaf;
 			uint32_t sub = a->indexed ? 0 : i;
 			const struct leafval *l = vcpu_dump_get(v, leaf, sub);
-			const uint32_t *r = l && dump_libcpuid_holds(v, leaf, sub) ? l->r : zero;
+			const uint32_t *r = l && lcdump_holds(v, leaf, sub) ? l->r : zero;
 
 			fprintf(f, "%s[%d]=%08x %08x %08x %08x\n", a->key, i, r[0], r[1], r[2],
 				r[3]);
@@ -226,7 +226,7 @@ static void export_vcpu(const struct vcpu_dump *v, FILE *f)
 	}
 }
 
-int dump_export_libcpuid(const struct snapshot *s, int vcpu, FILE *f)
+int lcdump_export(const struct snapshot *s, int vcpu, FILE *f)
 {
 	if (vcpu < -1 || vcpu >= s->nvcpus || !s->nvcpus)
 		return -EINVAL;

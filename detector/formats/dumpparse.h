@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Inside dumpfmt: the line parser state and helpers its format files share. */
-#ifndef CPUDRIFT_DUMPFMT_PRIV_H
-#define CPUDRIFT_DUMPFMT_PRIV_H
+/*
+ * The parser core the text dump formats share (dumpfmt.c, lcdump.c): the parser state,
+ * errors that name the line, and the vCPU/leaf builder that enforces the bounds.
+ */
+#ifndef CPUDRIFT_DUMPPARSE_H
+#define CPUDRIFT_DUMPPARSE_H
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -31,20 +34,18 @@ struct parser {
 };
 
 /* Fill p->err with "NAME:LINE: what"; returns -EINVAL. */
-int dump_perr_at(struct parser *p, int line, const char *fmt, ...)
+int dumpparse_error_at(struct parser *p, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-#define perr(p, ...) dump_perr_at(p, (p)->lineno, __VA_ARGS__)
+#define perr(p, ...) dumpparse_error_at(p, (p)->lineno, __VA_ARGS__)
 
 /* Start a vCPU numbered @cpu (-1: next free); a header right after a header renames. */
-int dump_start_vcpu(struct parser *p, long cpu);
+int dumpparse_start_vcpu(struct parser *p, long cpu);
 /* Store into @v; a repeated leaf must repeat its value. */
-int dump_put_leaf(struct parser *p, struct vcpu_dump *v, uint32_t leaf, uint32_t sub,
-		  const uint32_t r[4]);
+int dumpparse_put_leaf(struct parser *p, struct vcpu_dump *v, uint32_t leaf, uint32_t sub,
+		       const uint32_t r[4]);
 
-/* libcpuid raw format (dumpfmt_libcpuid.c). */
-bool dump_lc_starts(const char *s);
-int dump_lc_line(struct parser *p);
-int dump_lc_finish(struct parser *p);
+/* Close the vCPU being filled (its format's finish hook, then the leaf-0 check). */
+int dumpparse_finish_vcpu(struct parser *p);
 
 static inline int hexval(int c)
 {

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Periodic timing samplers: host clocks (RTC, PTP), TSC rate, steal, CPUID exits, HRE. */
+/*
+ * Periodic timing samplers: host clocks (RTC, PTP), TSC rate, steal, CPUID exits, HRE.  Each
+ * sample fills an observation and says whether it made one; timesrc.c decides when to
+ * sample and where the observation goes.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +17,8 @@
 #include <linux/rtc.h>
 
 #include "capture/hw.h"
-#include "capture/timesrc_priv.h"
+#include "capture/clocks.h"
+#include "core/clock.h"
 
 /* --- host clocks ------------------------------------------------------------------------- */
 
@@ -30,7 +35,7 @@ static int64_t rtc_read_ns(int fd)
 	tm.tm_mday = rt.tm_mday;
 	tm.tm_mon = rt.tm_mon;
 	tm.tm_year = rt.tm_year;
-	return (int64_t)timegm(&tm) * 1000000000;
+	return (int64_t)timegm(&tm) * NSEC_PER_SEC;
 }
 
 /*
@@ -38,30 +43,29 @@ static int64_t rtc_read_ns(int fd)
  * N.000 s: the offset is exact up to our wake-up latency.  Without them only whole
  * seconds are known and the uncertainty is a second.
  */
-void timesrc_rtc_sample(struct timesrc *ts)
+bool clocks_rtc_sample(struct clocks *ts, struct observation *o)
 {
 	unsigned long data;
-	struct observation o;
 	int64_t rtc, real, off;
 
 	if (ts->rtc_uie && read(ts->rtc_fd, &data, sizeof(data)) < 0)
-		return;
+		return false;
 	ts->rtc_last_wake = clock_ns(CLOCK_MONOTONIC);
 	real = clock_ns(CLOCK_REALTIME);
 	rtc = rtc_read_ns(ts->rtc_fd);
 	if (rtc == INT64_MIN)
-		return;
+		return false;
 	off = rtc - real;
 	if (ts->rtc_last_emit && llabs(off - ts->rtc_last_off) < 2000000 &&
-	    clock_ns(CLOCK_MONOTONIC) - ts->rtc_last_emit < ts->o.rtc_quiet_s * 1000000000LL)
-		return;
-	observe_init(&o, OBS_HOSTCLOCK);
-	snprintf(o.text, sizeof(o.text), "rtc0");
-	o.hostclock.offset_ns = off;
-	o.hostclock.err_ns = ts->rtc_uie ? 10000000 : 1000000000;
+	    clock_ns(CLOCK_MONOTONIC) - ts->rtc_last_emit < ts->rtc_quiet_s * NSEC_PER_SEC)
+		return false;
+	observe_init(o, OBS_HOSTCLOCK);
+	snprintf(o->text, sizeof(o->text), "rtc0");
+	o->hostclock.offset_ns = off;
+	o->hostclock.err_ns = ts->rtc_uie ? 10000000 : 1000000000;
 	ts->rtc_last_off = off;
-	ts->rtc_last_emit = o.mono_ns;
-	timesrc_emit(ts, &o);
+	ts->rtc_last_emit = o->mono_ns;
+	return true;
 }
 
 /*
@@ -69,7 +73,7 @@ void timesrc_rtc_sample(struct timesrc *ts)
  * second (the host clock moved on while the VM was paused: the very event we look for)
  * the interrupts stop.  Re-arm them when none came for a few seconds.
  */
-void timesrc_rtc_rearm(struct timesrc *ts)
+void clocks_rtc_rearm(struct clocks *ts)
 {
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 
@@ -93,14 +97,14 @@ static int64_t pct_ns(const struct ptp_clock_time *t)
 }
 
 /* The narrowest of a few system-PHC-system brackets. */
-void timesrc_ptp_sample(struct timesrc *ts, struct ptp_dev *p)
+bool clocks_ptp_sample(struct clocks *ts, int i, struct observation *o)
 {
 	struct ptp_sys_offset so = { .n_samples = 5 };
 	int64_t best = INT64_MAX, off = 0;
-	struct observation o;
+	struct ptp_dev *p = &ts->ptp[i];
 
 	if (ioctl(p->fd, PTP_SYS_OFFSET, &so))
-		return;
+		return false;
 	for (unsigned i = 0; i < so.n_samples; i++) {
 		int64_t a = pct_ns(&so.ts[2 * i]), phc = pct_ns(&so.ts[2 * i + 1]);
 		int64_t b = pct_ns(&so.ts[2 * i + 2]);
@@ -110,14 +114,14 @@ void timesrc_ptp_sample(struct timesrc *ts, struct ptp_dev *p)
 			off = phc - (a + b) / 2;
 		}
 	}
-	observe_init(&o, OBS_HOSTCLOCK);
-	snprintf(o.text, sizeof(o.text), "%s", p->name);
-	o.hostclock.offset_ns = off;
-	o.hostclock.err_ns = best / 2;
-	timesrc_emit(ts, &o);
+	observe_init(o, OBS_HOSTCLOCK);
+	snprintf(o->text, sizeof(o->text), "%s", p->name);
+	o->hostclock.offset_ns = off;
+	o->hostclock.err_ns = best / 2;
+	return true;
 }
 
-int timesrc_hostclock_open(struct timesrc *ts)
+int clocks_open_host(struct clocks *ts, char *detail, size_t len)
 {
 	struct dirent *de;
 	DIR *d;
@@ -126,7 +130,7 @@ int timesrc_hostclock_open(struct timesrc *ts)
 	if (ts->rtc_fd >= 0)
 		ts->rtc_uie = !ioctl(ts->rtc_fd, RTC_UIE_ON, 0);
 	d = opendir("/dev");
-	while (d && (de = readdir(d)) && ts->nptp < MAX_PTP) {
+	while (d && (de = readdir(d)) && ts->nptp < CLOCKS_MAX_PTP) {
 		char path[300];
 		int fd;
 
@@ -144,10 +148,10 @@ int timesrc_hostclock_open(struct timesrc *ts)
 		closedir(d);
 	if (ts->rtc_fd < 0 && !ts->nptp)
 		return -ENODEV;
-	timesrc_set_detail(
-		ts, OBS_HOSTCLOCK, "%s%s, %d PTP clock(s)", ts->rtc_fd >= 0 ? "rtc0" : "no rtc0",
-		ts->rtc_fd >= 0 ? (ts->rtc_uie ? " (update interrupts)" : " (1 s resolution)") : "",
-		ts->nptp);
+	snprintf(detail, len, "%s%s, %d PTP clock(s)", ts->rtc_fd >= 0 ? "rtc0" : "no rtc0",
+		 ts->rtc_fd >= 0 ? (ts->rtc_uie ? " (update interrupts)" : " (1 s resolution)") :
+				   "",
+		 ts->nptp);
 	return 0;
 }
 
@@ -158,7 +162,7 @@ int timesrc_hostclock_open(struct timesrc *ts)
  * vmware-cpuid-freq option), else the crystal ratio of leaf 0x15.  Leaf 0x16 is left out:
  * it gives the nominal base clock, which need not be the TSC rate.
  */
-int64_t timesrc_tsc_ref_hz(void)
+int64_t clocks_tsc_ref_hz(void)
 {
 	uint32_t r[4];
 
@@ -195,22 +199,23 @@ static void tsc_pair(uint64_t *tsc, int64_t *raw)
 	}
 }
 
-void timesrc_tsc_sample(struct timesrc *ts)
+bool clocks_tsc_sample(struct clocks *ts, struct observation *o)
 {
 	uint64_t tsc = 0;
 	int64_t raw = 0;
-	struct observation o;
+	bool made = false;
 
 	tsc_pair(&tsc, &raw);
 	if (ts->raw_prev && raw > ts->raw_prev) {
-		observe_init(&o, OBS_TSC);
-		o.tsc.interval_ns = raw - ts->raw_prev;
-		o.tsc.hz = (int64_t)((double)(tsc - ts->tsc_prev) * 1e9 / o.tsc.interval_ns);
-		o.tsc.ref_hz = ts->tsc_ref_hz;
-		timesrc_emit(ts, &o);
+		observe_init(o, OBS_TSC);
+		o->tsc.interval_ns = raw - ts->raw_prev;
+		o->tsc.hz = (int64_t)((double)(tsc - ts->tsc_prev) * 1e9 / o->tsc.interval_ns);
+		o->tsc.ref_hz = ts->tsc_ref_hz;
+		made = true;
 	}
 	ts->tsc_prev = tsc;
 	ts->raw_prev = raw;
+	return made;
 }
 
 /* --- steal, CPUID exits, Hyper-V --------------------------------------------------------- */
@@ -231,23 +236,24 @@ static int64_t read_steal_ns(void)
 	return (int64_t)(v[7] * (1000000000.0 / sysconf(_SC_CLK_TCK)));
 }
 
-void timesrc_steal_sample(struct timesrc *ts)
+bool clocks_steal_sample(struct clocks *ts, struct observation *o)
 {
 	int64_t s = read_steal_ns(), mono = clock_ns(CLOCK_MONOTONIC);
-	struct observation o;
+	bool made = false;
 
 	if (s < 0)
-		return;
+		return false;
 	if (ts->steal_have && mono > ts->steal_mono) {
-		observe_init(&o, OBS_STEAL);
-		o.steal.steal_ns = s - ts->steal_prev;
-		o.steal.interval_ns = mono - ts->steal_mono;
-		o.steal.ncpu = ts->ncpu;
-		timesrc_emit(ts, &o);
+		observe_init(o, OBS_STEAL);
+		o->steal.steal_ns = s - ts->steal_prev;
+		o->steal.interval_ns = mono - ts->steal_mono;
+		o->steal.ncpu = ts->ncpu;
+		made = true;
 	}
 	ts->steal_have = true;
 	ts->steal_prev = s;
 	ts->steal_mono = mono;
+	return made;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -257,15 +263,14 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-void timesrc_cpuid_lat_sample(struct timesrc *ts)
+bool clocks_cpuid_lat_sample(struct clocks *ts, struct observation *o)
 {
-	int n = ts->o.cpuid_lat_n > 0 ? ts->o.cpuid_lat_n : 300;
+	int n = ts->cpuid_lat_n > 0 ? ts->cpuid_lat_n : 300;
 	int64_t *d = malloc(n * sizeof(*d));
-	struct observation o;
 	uint32_t r[4];
 
 	if (!d)
-		return;
+		return false;
 	for (int i = 0; i < n; i++) {
 		int64_t a = clock_ns(CLOCK_MONOTONIC_RAW);
 
@@ -273,16 +278,16 @@ void timesrc_cpuid_lat_sample(struct timesrc *ts)
 		d[i] = clock_ns(CLOCK_MONOTONIC_RAW) - a;
 	}
 	qsort(d, n, sizeof(*d), cmp_i64);
-	observe_init(&o, OBS_CPUID_LAT);
-	o.cpuid_lat.median_ns = d[n / 2];
-	o.cpuid_lat.p90_ns = d[n * 9 / 10];
-	o.cpuid_lat.n = n;
+	observe_init(o, OBS_CPUID_LAT);
+	o->cpuid_lat.median_ns = d[n / 2];
+	o->cpuid_lat.p90_ns = d[n * 9 / 10];
+	o->cpuid_lat.n = n;
 	free(d);
-	timesrc_emit(ts, &o);
+	return true;
 }
 
 /* Sum of the HRE line of /proc/interrupts, or -1 when there is none (not Hyper-V). */
-int64_t timesrc_read_hre(void)
+int64_t clocks_read_hre(void)
 {
 	char line[4096];
 	int64_t sum = -1;
@@ -309,14 +314,32 @@ int64_t timesrc_read_hre(void)
 	return sum;
 }
 
-void timesrc_hre_sample(struct timesrc *ts)
+bool clocks_hre_sample(struct observation *o)
 {
-	int64_t c = timesrc_read_hre();
-	struct observation o;
+	int64_t c = clocks_read_hre();
 
 	if (c < 0)
-		return;
-	observe_init(&o, OBS_HRE);
-	o.hre.count = c;
-	timesrc_emit(ts, &o);
+		return false;
+	observe_init(o, OBS_HRE);
+	o->hre.count = c;
+	return true;
+}
+
+void clocks_init(struct clocks *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->rtc_fd = -1;
+	c->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+void clocks_close(struct clocks *c)
+{
+	if (c->rtc_fd >= 0 && c->rtc_uie)
+		ioctl(c->rtc_fd, RTC_UIE_OFF, 0);
+	if (c->rtc_fd >= 0)
+		close(c->rtc_fd);
+	for (int i = 0; i < c->nptp; i++)
+		close(c->ptp[i].fd);
+	c->rtc_fd = -1;
+	c->nptp = 0;
 }
