@@ -58,7 +58,7 @@ BPF_ARCH := x86
 # field offsets at load time, so it serves other kernels too.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -Ibpf -I$(OUT)
 
-DETECTOR_SRCS := $(wildcard detector/*.c)
+DETECTOR_SRCS := $(wildcard detector/*.c detector/*/*.c)
 PROBE_SRCS := $(wildcard probes/*.c)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 TEST_SRCS := $(wildcard tests/unit/*.c)
