@@ -10,6 +10,7 @@
 #include <Zydis/Zydis.h>
 
 #include "analysis/attrib.h"
+#include "analysis/isafallback.h"
 
 struct isaset_row {
 	ZydisISASet set;
@@ -92,6 +93,25 @@ static bool is_deliberate_trap(ZydisMnemonic m)
 	return m == ZYDIS_MNEMONIC_UD0 || m == ZYDIS_MNEMONIC_UD1 || m == ZYDIS_MNEMONIC_UD2;
 }
 
+/* Zydis 4.0 does not know the newest extensions: the XED-derived table names them. */
+static int fallback(const uint8_t *bytes, size_t n, struct attribution *out)
+{
+	struct isafallback_match m;
+
+	memset(out, 0, sizeof(*out));
+	if (isafallback_lookup(bytes, n, &m))
+		return -EINVAL;
+	out->decoded = true;
+	snprintf(out->decoder, sizeof(out->decoder), "fallback");
+	out->len = m.len;
+	snprintf(out->mnemonic, sizeof(out->mnemonic), "%s", m.mnemonic);
+	snprintf(out->text, sizeof(out->text), "%s", m.mnemonic);
+	snprintf(out->isa_set, sizeof(out->isa_set), "%s", m.isa_set);
+	snprintf(out->isa_ext, sizeof(out->isa_ext), "%s", m.isa_ext);
+	out->features = m.features;
+	return 0;
+}
+
 int attrib_decode(const uint8_t *bytes, size_t n, struct attribution *out)
 {
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -106,9 +126,15 @@ int attrib_decode(const uint8_t *bytes, size_t n, struct attribution *out)
 	if (ZYAN_FAILED(ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)))
 		return -EINVAL;
 	if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, bytes, n, &insn, ops)))
-		return -EINVAL;
+		return fallback(bytes, n, out);
+	/* PREFETCHIT0/1 live in NOP hint space: Zydis 4.0 calls them NOPs. */
+	if ((insn.meta.category == ZYDIS_CATEGORY_WIDENOP ||
+	     insn.meta.category == ZYDIS_CATEGORY_NOP) &&
+	    !fallback(bytes, n, out))
+		return 0;
 
 	out->decoded = true;
+	snprintf(out->decoder, sizeof(out->decoder), "zydis");
 	out->len = insn.length;
 	s = ZydisMnemonicGetString(insn.mnemonic);
 	snprintf(out->mnemonic, sizeof(out->mnemonic), "%s", s ? s : "?");

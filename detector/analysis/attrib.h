@@ -15,6 +15,7 @@
 
 struct attribution {
 	bool decoded;
+	char decoder[12]; /* "zydis", or "fallback": the table of analysis/isafallback.def */
 	unsigned len; /* instruction length in bytes */
 	char mnemonic[32]; /* "vpaddd" */
 	char text[96]; /* formatted instruction, AT&T-free Intel syntax */

@@ -45,6 +45,7 @@ static struct json_object *fault_json(const struct fault *f, const struct attrib
 		json_object_object_add(o, "mnemonic", json_object_new_string(a->mnemonic));
 		json_object_object_add(o, "text", json_object_new_string(a->text));
 		json_object_object_add(o, "isa_set", json_object_new_string(a->isa_set));
+		json_object_object_add(o, "decoder", json_object_new_string(a->decoder));
 	}
 	json_object_object_add(o, "features", featset_to_json(&a->features));
 	json_object_object_add(o, "missing", featset_to_json(&c->missing));

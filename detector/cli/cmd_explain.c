@@ -13,6 +13,8 @@
  *     "text": "vaddps zmm0, zmm1, zmm2",
  *     "isa_set": "AVX512F_512",        Zydis ISA set
  *     "isa_ext": "AVX512EVEX",         Zydis ISA extension
+ *     "decoder": "zydis",              "fallback": Zydis does not know it; mnemonic and XED
+ *                                      ISA set from the table of isafallback.def, no operands
  *     "deliberate_trap": false,        ud0/ud1/ud2
  *     "features": ["avx512f"],         required feature-table names (all of them)
  *     "machine": {
@@ -132,6 +134,7 @@ static struct json_object *explain_json(const uint8_t *b, int n, const struct at
 	json_object_object_add(o, "text", json_object_new_string(a->text));
 	json_object_object_add(o, "isa_set", json_object_new_string(a->isa_set));
 	json_object_object_add(o, "isa_ext", json_object_new_string(a->isa_ext));
+	json_object_object_add(o, "decoder", json_object_new_string(a->decoder));
 	json_object_object_add(o, "deliberate_trap", json_object_new_boolean(a->deliberate_trap));
 	json_object_object_add(o, "features", featset_to_json(&a->features));
 	return o;
@@ -150,6 +153,8 @@ static void print_text(struct json_object *o)
 	printf("ISA set:     %s (%s)\n",
 	       json_object_get_string(json_object_object_get(o, "isa_set")),
 	       json_object_get_string(json_object_object_get(o, "isa_ext")));
+	if (!strcmp(json_object_get_string(json_object_object_get(o, "decoder")), "fallback"))
+		printf("note:        Zydis does not know it; named from Intel XED's patterns\n");
 	if (json_object_get_boolean(json_object_object_get(o, "deliberate_trap")))
 		printf("note:        a deliberate trap: it always faults\n");
 	m = json_object_object_get(o, "machine");

@@ -17,6 +17,7 @@
  *    "bytes": "62f1744858c2",          what was readable at ip (up to 16 bytes)
  *    "mnemonic": "vaddps", "text": "vaddps zmm0, zmm1, zmm2",
  *    "isa_set": "AVX512F_512",
+ *    "decoder": "zydis",               "fallback": Zydis does not know it (see explain)
  *    "features": ["avx512f"],          what the instruction needs
  *    "missing": ["avx512f"],           needed but not advertised now
  *    "class": "never-advertised",      see classify.h FAULT_CLASSES
@@ -25,7 +26,7 @@
  *    "count": 3,                       faults at (pid, ip) so far, exact
  *    "suppressed": 0,                  faults at (pid, ip) rate-limited since the last line
  *    "variant": "tp_btf"}
- * (mnemonic, text, isa_set are absent when the bytes do not decode.)
+ * (mnemonic, text, isa_set, decoder are absent when the bytes do not decode.)
  * On exit, one summary line:
  *   {"kind": "watch.summary", "variant": "tp_btf", "faults": 10, "events": 6,
  *    "suppressed": 4, "drops": 0, "untracked": 0}

@@ -46,7 +46,7 @@ int dumpparse_finish_vcpu(struct parser *p)
 	}
 	if (!vcpu_dump_get(&p->s->vcpus[p->cur], 0, 0))
 		return dumpparse_error_at(p, p->cur_line, "vCPU %d starting here has no leaf 0",
-				    p->s->vcpus[p->cur].cpu);
+					  p->s->vcpus[p->cur].cpu);
 	return 0;
 }
 
@@ -85,7 +85,7 @@ int dumpparse_start_vcpu(struct parser *p, long cpu)
 }
 
 int dumpparse_put_leaf(struct parser *p, struct vcpu_dump *v, uint32_t leaf, uint32_t sub,
-		  const uint32_t r[4])
+		       const uint32_t r[4])
 {
 	const struct leafval *old = vcpu_dump_get(v, leaf, sub);
 
@@ -101,4 +101,3 @@ int dumpparse_put_leaf(struct parser *p, struct vcpu_dump *v, uint32_t leaf, uin
 		return perr(p, "out of memory");
 	return 0;
 }
-

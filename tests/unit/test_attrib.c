@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "analysis/attrib.h"
+#include "analysis/isafallback.h"
 #include "core/features.h"
 #include "testutil.h"
 
@@ -154,6 +155,23 @@ static void features_string(const struct attribution *a, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/* Corpus encodings per ISA set of the fallback table, counted by the table itself so that a
+ * Zydis that decodes them natively counts them too. */
+static void count_fallback(const uint8_t *b, const char **sets, int *counts, int *nsets)
+{
+	struct isafallback_match m;
+	int j = 0;
+
+	if (isafallback_lookup(b, 16, &m))
+		return;
+	while (j < *nsets && strcmp(sets[j], m.isa_set))
+		j++;
+	if (j == *nsets && *nsets < 64)
+		sets[(*nsets)++] = m.isa_set;
+	if (j < 64)
+		counts[j]++;
+}
+
 static void expected_set(const char *expect, struct attribution *want)
 {
 	memset(want, 0, sizeof(*want));
@@ -169,7 +187,8 @@ Test(attrib, corpus_assembled_with_gnu_as)
 	char dir[] = "/tmp/cpudrift-attrib-XXXXXX";
 	struct corpus_line *v;
 	char seen_sets[256][48];
-	int nsets = 0, n, bad = 0;
+	int nsets = 0, n, bad = 0, fb_counts[64] = { 0 }, fb_nsets = 0;
+	const char *fb_sets[64], *mn, *set, *names;
 	uint8_t *bin;
 	long len;
 
@@ -207,8 +226,18 @@ Test(attrib, corpus_assembled_with_gnu_as)
 			j++;
 		if (j == nsets && nsets < 256)
 			snprintf(seen_sets[nsets++], sizeof(seen_sets[0]), "%s", a.isa_set);
+		count_fallback(b, fb_sets, fb_counts, &fb_nsets);
 	}
 	cr_expect_eq(bad, 0);
+	for (int r = 0; !isafallback_row(r, &mn, &set, &names); r++) {
+		int j = 0;
+
+		while (j < fb_nsets && strcmp(fb_sets[j], set))
+			j++;
+		cr_expect(j < fb_nsets && fb_counts[j] >= 2,
+			  "fallback ISA set %s: %d corpus encodings, at least 2 wanted", set,
+			  j < fb_nsets ? fb_counts[j] : 0);
+	}
 	cr_expect_geq(nsets, 60, "the corpus covers %d ISA sets, at least 60 wanted", nsets);
 	tu_rmtree(dir);
 	free(bin);

@@ -31,7 +31,8 @@ static struct snapshot *machine(int64_t mono, const char *const *drop)
 			struct vcpu_dump *v = &s->vcpus[i];
 
 			for (size_t k = 0; k < v->n; k++)
-				if (v->leaves[k].leaf == f->leaf && v->leaves[k].subleaf == f->subleaf)
+				if (v->leaves[k].leaf == f->leaf &&
+				    v->leaves[k].subleaf == f->subleaf)
 					v->leaves[k].r[f->reg] &= ~(1u << f->bit);
 		}
 	}
@@ -65,10 +66,20 @@ static bool set_has(const struct event *e, const char *key, const char *name)
 /* vaddps ymm0, ymm1, ymm2: needs AVX. */
 static struct fault avx_fault(int64_t mono, int64_t start)
 {
-	struct fault f = { .pid = 4242, .tid = 4242, .cpu = 1, .sig = 4, .si_code = 2,
-			   .trap_nr = 6, .nbytes = 4, .bytes = { 0xc5, 0xf4, 0x58, 0xc2 },
-			   .comm = "java", .mono_ns = mono, .real_ns = mono, .boot_ns = mono,
-			   .start_ns = (uint64_t)start, .count = 1 };
+	struct fault f = { .pid = 4242,
+			   .tid = 4242,
+			   .cpu = 1,
+			   .sig = 4,
+			   .si_code = 2,
+			   .trap_nr = 6,
+			   .nbytes = 4,
+			   .bytes = { 0xc5, 0xf4, 0x58, 0xc2 },
+			   .comm = "java",
+			   .mono_ns = mono,
+			   .real_ns = mono,
+			   .boot_ns = mono,
+			   .start_ns = (uint64_t)start,
+			   .count = 1 };
 	return f;
 }
 
