@@ -3,7 +3,7 @@
  * The generated model tables as C data, and lookups over them.  Pure data: no I/O, no
  * allocation.
  */
-#include "models.h"
+#include "analysis/models.h"
 
 #include <string.h>
 
@@ -24,25 +24,25 @@
 	  .words = WORDS(wl),                                       \
 	  .nwords = sizeof(WORDS(wl)) / sizeof(struct model_word) },
 const struct named_model models_table[] = {
-#include "models.def"
+#include "analysis/models.def"
 };
 const size_t models_count = sizeof(models_table) / sizeof(models_table[0]);
 
 #define ALIAS(a, n) { a, n },
 const struct model_alias models_aliases[] = {
-#include "models.def"
+#include "analysis/models.def"
 };
 const size_t models_alias_count = sizeof(models_aliases) / sizeof(models_aliases[0]);
 
 #define QEMU_FEAT(leaf, subleaf, reg, bit, name) { leaf, subleaf, MODEL_REG_##reg, bit, name },
 const struct model_feature_name models_qemu_names[] = {
-#include "qemu_feature_names.def"
+#include "analysis/qemu_feature_names.def"
 };
 const size_t models_qemu_name_count = sizeof(models_qemu_names) / sizeof(models_qemu_names[0]);
 
 #define LIBVIRT_FEAT(leaf, subleaf, reg, bit, name) { leaf, subleaf, MODEL_REG_##reg, bit, name },
 const struct model_feature_name models_libvirt_names[] = {
-#include "libvirt_feature_names.def"
+#include "analysis/libvirt_feature_names.def"
 };
 const size_t models_libvirt_name_count =
 	sizeof(models_libvirt_names) / sizeof(models_libvirt_names[0]);
