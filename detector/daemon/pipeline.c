@@ -7,6 +7,7 @@
 #include "capture/atrisk.h"
 #include "core/log.h"
 #include "daemon/pipeline.h"
+#include "formats/recording.h"
 #include "sinks/sink_hooks.h"
 #include "sinks/sink_journal.h"
 #include "sinks/store.h"
@@ -261,7 +262,14 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 
 int pipeline_probes(struct pipeline *p, const struct probe_summary *ps)
 {
+	struct json_object *j = recording_probe_json(ps);
 	struct evlist out = { 0 };
+
+	/* What the probes found is evidence of its own (the bundle of an incident shows it). */
+	if (j && store_add_probe_run(p->o.store, ps->real_ns,
+				     json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)))
+		log_debug("failed to store a probe run");
+	json_object_put(j);
 
 	return deliver(p, &out, engine_probes(p->engine, ps, &out));
 }

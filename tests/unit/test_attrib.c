@@ -77,68 +77,6 @@ Test(attrib, truncated_or_garbage_bytes_are_undecodable)
 
 /* --- the corpus ----------------------------------------------------------------------- */
 
-struct corpus_line {
-	char insn[300];
-	char expect[300];
-};
-
-static int read_corpus(struct corpus_line **out)
-{
-	FILE *f = fopen(CORPUS, "r");
-	struct corpus_line *v = NULL;
-	char line[300];
-	int n = 0;
-
-	cr_assert_not_null(f, "cannot open %s", CORPUS);
-	while (fgets(line, sizeof(line), f)) {
-		char *bar = strstr(line, " | ");
-
-		if (line[0] == '#' || !bar)
-			continue;
-		v = realloc(v, (n + 1) * sizeof(*v));
-		*bar = '\0';
-		bar[3 + strcspn(bar + 3, "\n")] = '\0';
-		snprintf(v[n].insn, sizeof(v[n].insn), "%s", line);
-		snprintf(v[n].expect, sizeof(v[n].expect), "%s", bar + 3);
-		n++;
-	}
-	fclose(f);
-	*out = v;
-	return n;
-}
-
-static int assemble(const struct corpus_line *v, int n, const char *dir, uint8_t **bin, long *len)
-{
-	char path[512], cmd[1600];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/corpus.s", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	/* One instruction per 16-byte slot (none is longer than 15), padded with int3. */
-	fprintf(f, ".intel_syntax noprefix\n.text\n");
-	for (int i = 0; i < n; i++)
-		fprintf(f, ".p2align 4, 0xcc\n%s\n", v[i].insn);
-	fprintf(f, ".p2align 4, 0xcc\n");
-	fclose(f);
-	snprintf(cmd, sizeof(cmd),
-		 "as --64 -o %s/corpus.o %s/corpus.s && objcopy -O binary -j .text %s/corpus.o "
-		 "%s/corpus.bin",
-		 dir, dir, dir, dir);
-	if (system(cmd))
-		return -1;
-	snprintf(path, sizeof(path), "%s/corpus.bin", dir);
-	f = fopen(path, "rb");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	*len = ftell(f);
-	rewind(f);
-	*bin = malloc(*len);
-	cr_assert_eq(fread(*bin, 1, *len, f), (size_t)*len);
-	fclose(f);
-	return 0;
-}
-
 static void features_string(const struct attribution *a, char *buf, size_t len)
 {
 	int id;
@@ -185,7 +123,7 @@ static void expected_set(const char *expect, struct attribution *want)
 Test(attrib, corpus_assembled_with_gnu_as)
 {
 	char dir[] = "/tmp/cpudrift-attrib-XXXXXX";
-	struct corpus_line *v;
+	struct tu_corpus_line *v;
 	char seen_sets[256][48];
 	int nsets = 0, n, bad = 0, fb_counts[64] = { 0 }, fb_nsets = 0;
 	const char *fb_sets[64], *mn, *set, *names;
@@ -194,10 +132,10 @@ Test(attrib, corpus_assembled_with_gnu_as)
 
 	if (system("command -v as >/dev/null && command -v objcopy >/dev/null"))
 		cr_skip_test("GNU as and objcopy (binutils) are not installed");
-	n = read_corpus(&v);
+	n = tu_corpus_read(CORPUS, &v);
 	cr_assert_geq(n, 150, "the corpus must hold at least 150 encodings, has %d", n);
 	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(assemble(v, n, dir, &bin, &len), 0, "GNU as rejected the corpus");
+	cr_assert_eq(tu_corpus_assemble(v, n, dir, &bin, &len), 0, "GNU as rejected the corpus");
 	cr_assert_geq(len, 16L * n);
 
 	for (int i = 0; i < n; i++) {

@@ -37,3 +37,63 @@ void tu_rmtree(const char *dir)
 	if (dir && dir[0] && nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS))
 		cr_log_warn("could not remove %s", dir);
 }
+
+int tu_corpus_read(const char *path, struct tu_corpus_line **out)
+{
+	FILE *f = fopen(path, "r");
+	struct tu_corpus_line *v = NULL;
+	char line[300];
+	int n = 0;
+
+	cr_assert_not_null(f, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		char *bar = strstr(line, " | ");
+
+		if (line[0] == '#' || !bar)
+			continue;
+		v = realloc(v, (n + 1) * sizeof(*v));
+		cr_assert_not_null(v);
+		*bar = '\0';
+		bar[3 + strcspn(bar + 3, "\n")] = '\0';
+		snprintf(v[n].insn, sizeof(v[n].insn), "%s", line);
+		snprintf(v[n].expect, sizeof(v[n].expect), "%s", bar + 3);
+		n++;
+	}
+	fclose(f);
+	*out = v;
+	return n;
+}
+
+int tu_corpus_assemble(const struct tu_corpus_line *v, int n, const char *dir, uint8_t **bin,
+		       long *len)
+{
+	char path[512], cmd[1600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/corpus.s", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	/* One instruction per 16-byte slot (none is longer than 15), padded with int3. */
+	fprintf(f, ".intel_syntax noprefix\n.text\n");
+	for (int i = 0; i < n; i++)
+		fprintf(f, ".p2align 4, 0xcc\n%s\n", v[i].insn);
+	fprintf(f, ".p2align 4, 0xcc\n");
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "as --64 -o %s/corpus.o %s/corpus.s && objcopy -O binary -j .text %s/corpus.o "
+		 "%s/corpus.bin",
+		 dir, dir, dir, dir);
+	if (system(cmd))
+		return -1;
+	snprintf(path, sizeof(path), "%s/corpus.bin", dir);
+	f = fopen(path, "rb");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	*len = ftell(f);
+	rewind(f);
+	*bin = malloc(*len);
+	cr_assert_not_null(*bin);
+	cr_assert_eq(fread(*bin, 1, *len, f), (size_t)*len);
+	fclose(f);
+	return 0;
+}

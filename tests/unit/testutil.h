@@ -8,4 +8,21 @@ char *tu_read_file(const char *path);
 /** Remove @dir and everything below it; logs (does not fail) when it cannot. */
 void tu_rmtree(const char *dir);
 
+#include <stdint.h>
+
+/* One line of the attribution corpus (tests/fixtures/attrib_corpus.txt). */
+struct tu_corpus_line {
+	char insn[300]; /* GNU as, Intel syntax */
+	char expect[300]; /* the features it needs, "-" or "trap" */
+};
+
+/** Every encoding of the corpus at @path into *@out (malloc'd); returns the count. */
+int tu_corpus_read(const char *path, struct tu_corpus_line **out);
+/**
+ * Assemble @v with GNU as in @dir: encoding i is at 16 * i in *@bin, padded with int3.
+ * 0, or -1 when as or objcopy fails.
+ */
+int tu_corpus_assemble(const struct tu_corpus_line *v, int n, const char *dir, uint8_t **bin,
+		       long *len);
+
 #endif
