@@ -172,6 +172,9 @@ bench: test-deps $(PROG) $(BENCHES) $(HELPERS)
 # The main job on built-in defaults: the service in the foreground, its store under $(OUT).
 run: $(PROG)
 	$(Q)mkdir -p $(OUT)/state
+	@echo "cpudrift: the evidence store is $(OUT)/state; read it back from another shell with"
+	@echo "  $(PROG) status --state-dir $(OUT)/state    (also events, report, evidence)"
+	@echo "  or: export CPUDRIFT_STATE_DIR=$(CURDIR)/$(OUT)/state; $(PROG) events --since -10m"
 	$(Q)$(PROG) -v run --state-dir $(OUT)/state
 
 # False-alarm soak of the timing analysis: SOAK_DURATION seconds idle, then under stress-ng.

@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "capture/capture.h"
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "core/escape.h"
 #include "analysis/diff.h"
 #include "formats/dumpfmt.h"
 #include "core/log.h"
@@ -51,7 +53,8 @@ static void print_text(const struct diff *d)
 		else
 			snprintf(field, sizeof(field), "%s", c->field);
 		printf("%-9s %-16s %-28s %-12s %s\n", severity_name(c->sev),
-		       change_kind_name(c->kind), field, c->before, c->after);
+		       change_kind_name(c->kind), str_esc(field), str_esc(c->before),
+		       str_esc(c->after));
 	}
 }
 
@@ -60,6 +63,7 @@ int cmd_diff(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -76,6 +80,8 @@ int cmd_diff(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "core/escape.h"
 #include "formats/config.h"
 #include "core/log.h"
 #include "sinks/store.h"
@@ -25,7 +27,8 @@ static void usage(FILE *f)
 		"  --limit N      only the newest N\n"
 		"  --json         one JSON object per line (the event JSON, plus \"id\")\n"
 		"  --follow       keep printing new events as they are stored\n"
-		"  --state-dir    the daemon's state dir (default: from the configuration)\n"
+		"  --state-dir    the daemon's state dir (default: $CPUDRIFT_STATE_DIR, else the\n"
+		"                 configuration's state_dir, else /var/lib/cpudrift)\n"
 		"  --kinds        list the event kinds and exit\n");
 }
 
@@ -85,7 +88,7 @@ static int print_event(int64_t id, const struct event *e, void *arg)
 		json_object_object_get_ex(o, "time", &t);
 		printf("%-24s %-8s %-21s %-16s %s\n", json_object_get_string(t),
 		       severity_name(e->sev), event_kind_names[e->kind],
-		       *e->subject ? e->subject : "-", e->summary);
+		       *e->subject ? str_esc(e->subject) : "-", str_esc(e->summary));
 	}
 	json_object_put(o);
 	return 0;
@@ -103,6 +106,7 @@ int cmd_events(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "kinds", no_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -134,7 +138,10 @@ int cmd_events(int argc, char **argv)
 			}
 			break;
 		case 'n':
-			q.limit = atoi(optarg);
+			if (args_int32("--limit", optarg, 1, INT_MAX, &q.limit)) {
+				usage(stderr);
+				return EXIT_ERROR;
+			}
 			break;
 		case 'j':
 			pr.json = true;
@@ -155,6 +162,8 @@ int cmd_events(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

@@ -2,6 +2,7 @@
 /* cpudrift import: read a CPUID dump taken elsewhere and decode it like a live capture. */
 #include <getopt.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "formats/dumpfmt.h"
 #include "core/log.h"
@@ -25,11 +26,9 @@ static void usage(FILE *f)
 int cmd_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+		{ "json", no_argument, NULL, 'j' },    { "output", required_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' }, ARGS_VERSION_OPTION,
+		{ "help", no_argument, NULL, 'h' },    {},
 	};
 	const char *outpath = NULL;
 	struct snapshot *s = NULL;
@@ -49,6 +48,8 @@ int cmd_import(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

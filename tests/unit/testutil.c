@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -36,4 +37,32 @@ void tu_rmtree(const char *dir)
 {
 	if (dir && dir[0] && nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS))
 		cr_log_warn("could not remove %s", dir);
+}
+
+char *tu_run(const char *cmd, int *rc)
+{
+	FILE *p = popen(cmd, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	int st;
+
+	cr_assert(p, "cannot run %s", cmd);
+	if (getdelim(&buf, &len, 0, p) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	st = pclose(p);
+	*rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return buf;
+}
+
+const char *tu_build(const char *rel)
+{
+	static char buf[8][512];
+	static int k;
+	const char *b = getenv("CPUDRIFT_BUILD");
+
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", b ? b : CPUDRIFT_SRCDIR "/build", rel);
+	return buf[k];
 }
