@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/args.h"
 #include "core/log.h"
+#include "formats/timearg.h"
 
 int args_int(const char *opt, const char *arg, int64_t min, int64_t max, int64_t *out)
 {
@@ -63,14 +65,17 @@ static int parse_decimal(const char *arg, double *v, const char **end)
 	return 0;
 }
 
-int args_duration(const char *opt, const char *arg, int64_t unit_ns, int64_t min_ns,
-		  int64_t max_ns, int64_t *out)
+int args_duration(const char *opt, const char *arg, int64_t unit_ns, int64_t min_ns, int64_t max_ns,
+		  int64_t *out)
 {
 	static const struct {
 		const char *sfx;
 		int64_t ns;
-	} units[] = { { "ms", 1000000 },	  { "s", 1000000000 },	     { "m", 60000000000 },
-		      { "h", 3600000000000 }, { "d", 86400000000000 } };
+	} units[] = { { "ms", 1000000 },
+		      { "s", 1000000000 },
+		      { "m", 60000000000 },
+		      { "h", 3600000000000 },
+		      { "d", 86400000000000 } };
 	const char *end;
 	double v, ns;
 	int64_t mul = unit_ns;
@@ -96,8 +101,8 @@ int args_duration(const char *opt, const char *arg, int64_t unit_ns, int64_t min
 	*out = (int64_t)(ns + 0.5);
 	return 0;
 bad:
-	log_err("failed to parse %s: '%s' is not a duration (e.g. 30, 500ms, 30s, 5m, 2h, 1d)",
-		opt, arg);
+	log_err("failed to parse %s: '%s' is not a duration (e.g. 30, 500ms, 30s, 5m, 2h, 1d)", opt,
+		arg);
 	return -EINVAL;
 }
 
@@ -106,7 +111,7 @@ int args_size(const char *opt, const char *arg, int64_t min, int64_t max, int64_
 	static const struct {
 		const char *sfx;
 		int64_t mul;
-	} units[] = { { "", 1 },	 { "K", 1 << 10 },   { "M", 1 << 20 },	{ "G", 1 << 30 },
+	} units[] = { { "", 1 },	  { "K", 1 << 10 },   { "M", 1 << 20 },	 { "G", 1 << 30 },
 		      { "KiB", 1 << 10 }, { "MiB", 1 << 20 }, { "GiB", 1 << 30 } };
 	char *end;
 	unsigned long long v;
@@ -133,6 +138,18 @@ int args_size(const char *opt, const char *arg, int64_t min, int64_t max, int64_
 	return 0;
 bad:
 	log_err("failed to parse %s: '%s' is not a size (e.g. 512K, 20M, 1G)", opt, arg);
+	return -EINVAL;
+}
+
+int args_time(const char *opt, const char *arg, int64_t *out_ns)
+{
+	struct errbuf err = { "" };
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (!timearg_parse(arg, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, out_ns, &err))
+		return 0;
+	log_err("failed to parse %s: %s", opt, err.msg);
 	return -EINVAL;
 }
 

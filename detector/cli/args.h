@@ -19,17 +19,26 @@ int args_int32(const char *opt, const char *arg, int min, int max, int *out);
  * (default @unit_ns per unit: NSEC_PER_SEC for "seconds", 1000 for "microseconds"), in
  * [@min_ns, @max_ns].  Nanoseconds in *out.  0 or -EINVAL after logging.
  */
-int args_duration(const char *opt, const char *arg, int64_t unit_ns, int64_t min_ns,
-		  int64_t max_ns, int64_t *out);
+int args_duration(const char *opt, const char *arg, int64_t unit_ns, int64_t min_ns, int64_t max_ns,
+		  int64_t *out);
 
 /** A size in bytes: a whole number with an optional K, M, G (KiB, MiB, GiB).  As above. */
 int args_size(const char *opt, const char *arg, int64_t min, int64_t max, int64_t *out);
+
+/**
+ * A time as people type it (formats/timearg.h: 03:00, yesterday 22:00, 2026-11-27 03:12,
+ * -2h, @EPOCH...) against the clock now: realtime nanoseconds.  0 or -EINVAL after logging.
+ */
+int args_time(const char *opt, const char *arg, int64_t *out_ns);
 
 /** Print "cpudrift VERSION" to stdout; returns 0 (the exit status). */
 int args_version(void);
 
 /* getopt_long's value for --version in every subcommand (no short form). */
 #define ARGS_OPT_VERSION 0x1000
-#define ARGS_VERSION_OPTION { "version", no_argument, NULL, ARGS_OPT_VERSION }
+#define ARGS_VERSION_OPTION                                    \
+	{                                                      \
+		"version", no_argument, NULL, ARGS_OPT_VERSION \
+	}
 
 #endif

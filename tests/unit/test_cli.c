@@ -104,10 +104,10 @@ Test(cli, number_helpers_take_whole_text_only)
 
 Test(cli, version_global_and_per_command)
 {
-	static const char *const forms[] = { "--version",	    "-V",
-					     "events --version",    "status --version",
-					     "watch --version",	    "snapshot --version",
-					     "baseline --version",  "replay --version",
+	static const char *const forms[] = { "--version",	   "-V",
+					     "events --version",   "status --version",
+					     "watch --version",	   "snapshot --version",
+					     "baseline --version", "replay --version",
 					     "features --version" };
 
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
@@ -157,22 +157,21 @@ Test(cli, state_dir_flag_then_env_then_config_then_default)
 	fprintf(f, "state_dir = %s\n", c);
 	fclose(f);
 
-	snprintf(cmd, sizeof(cmd), "CPUDRIFT_STATE_DIR=%s %s events --state-dir %s --config %s 2>&1",
-		 b, tu_build("cpudrift"), a, conf);
+	snprintf(cmd, sizeof(cmd),
+		 "CPUDRIFT_STATE_DIR=%s %s events --state-dir %s --config %s 2>&1", b,
+		 tu_build("cpudrift"), a, conf);
 	out = tu_run(cmd, &rc);
 	cr_expect(strstr(out, "flagstore"), "--state-dir does not win:\n%s", out);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "CPUDRIFT_STATE_DIR=%s %s events --config %s 2>&1", b,
 		 tu_build("cpudrift"), conf);
 	out = tu_run(cmd, &rc);
-	cr_expect(strstr(out, "envstore"), "CPUDRIFT_STATE_DIR does not beat the config:\n%s",
-		  out);
+	cr_expect(strstr(out, "envstore"), "CPUDRIFT_STATE_DIR does not beat the config:\n%s", out);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "CPUDRIFT_STATE_DIR= %s events --config %s 2>&1",
 		 tu_build("cpudrift"), conf);
 	out = tu_run(cmd, &rc);
-	cr_expect(strstr(out, "confstore"), "the configuration's state_dir is not used:\n%s",
-		  out);
+	cr_expect(strstr(out, "confstore"), "the configuration's state_dir is not used:\n%s", out);
 	free(out);
 	/* No flag, no environment, no configuration: the daemon's default, named. */
 	out = cli("events --config /dev/null", &rc);
@@ -191,9 +190,13 @@ Test(cli, escape_neutralises_terminal_controls)
 	cr_expect_str_eq(str_esc("a\x1b[2Jb"), "a\\e[2Jb");
 	cr_expect_str_eq(str_esc("x\ny\rz\t"), "x\\ny\\rz\\t");
 	cr_expect_str_eq(str_esc("del\x7f"), "del\\x7f");
-	cr_expect_str_eq(str_esc("c1\xc2\x9b" "31m"), "c1\\u009b31m");
+	cr_expect_str_eq(str_esc("c1\xc2\x9b"
+				 "31m"),
+			 "c1\\u009b31m");
 	cr_expect_str_eq(str_esc("raw\x9b"), "raw\\x9b");
-	cr_expect_str_eq(str_esc("rlo\xe2\x80\xae" "gpj.exe"), "rlo\\u202egpj.exe");
+	cr_expect_str_eq(str_esc("rlo\xe2\x80\xae"
+				 "gpj.exe"),
+			 "rlo\\u202egpj.exe");
 	cr_expect_str_eq(str_esc("caf\xc3\xa9"), "caf\xc3\xa9");
 	cr_expect_str_eq(str_esc("over\xc0\xaf"), "over\\xc0\\xaf");
 	cr_expect_str_eq(str_esc("back\\slash"), "back\\\\slash");
@@ -240,6 +243,46 @@ Test(cli, events_and_status_escape_hostile_names)
 	snprintf(cmd, sizeof(cmd), "%s events --json --state-dir %s", tu_build("cpudrift"), tmp);
 	out = tu_run(cmd, &rc);
 	cr_expect(strstr(out, "\\u001b[2J"), "JSON keeps the text, escaped by json-c:\n%s", out);
+	free(out);
+	tu_rmtree(tmp);
+}
+
+/* The README's own example, and the other forms, reach the store query. */
+Test(cli, events_since_takes_times_as_people_type_them)
+{
+	char tmp[] = "/tmp/cpudrift-cli-XXXXXX", cmd[1024];
+	char *out;
+	int rc;
+
+	cr_assert(mkdtemp(tmp));
+	make_store(tmp, "recent");
+	snprintf(cmd, sizeof(cmd), "%s events --state-dir %s --since yesterday 2>&1",
+		 tu_build("cpudrift"), tmp);
+	out = tu_run(cmd, &rc);
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "recent"), "--since yesterday lost today's event:\n%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s events --state-dir %s --since '-10m' 2>&1",
+		 tu_build("cpudrift"), tmp);
+	out = tu_run(cmd, &rc);
+	cr_expect(strstr(out, "recent"), "--since -10m lost a fresh event:\n%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s events --state-dir %s --since tomorrow 2>&1",
+		 tu_build("cpudrift"), tmp);
+	out = tu_run(cmd, &rc);
+	cr_expect_eq(rc, 0);
+	cr_expect(strstr(out, "no events") && !strstr(out, "recent"), "%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s events --state-dir %s --since 03:00 2>&1",
+		 tu_build("cpudrift"), tmp);
+	out = tu_run(cmd, &rc);
+	cr_expect_eq(rc, 0, "the README's --since 03:00 fails:\n%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s events --state-dir %s --since 27:00 2>&1",
+		 tu_build("cpudrift"), tmp);
+	out = tu_run(cmd, &rc);
+	cr_expect_eq(rc, 2);
+	cr_expect(strstr(out, "hour 27 is out of range"), "%s", out);
 	free(out);
 	tu_rmtree(tmp);
 }
