@@ -96,7 +96,7 @@ size_t str_escape(char *dst, size_t size, const char *src)
 	return len;
 }
 
-#define RING 8
+#define RING 16
 
 const char *str_esc(const char *src)
 {

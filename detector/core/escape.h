@@ -22,8 +22,8 @@
 size_t str_escape(char *dst, size_t size, const char *src);
 
 /**
- * The escaped form of @src (NULL gives "") in one of 8 buffers the module owns, reused in
- * turn: valid until the 8th next call.  For printf arguments in single-threaded printers.
+ * The escaped form of @src (NULL gives "") in one of 16 buffers the module owns, reused in
+ * turn: valid until the 16th next call.  For printf arguments in single-threaded printers.
  * Never NULL (an allocation failure gives "?").
  */
 const char *str_esc(const char *src);

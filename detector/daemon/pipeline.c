@@ -7,6 +7,7 @@
 #include "capture/atrisk.h"
 #include "core/log.h"
 #include "daemon/pipeline.h"
+#include "formats/recording.h"
 #include "sinks/sink_hooks.h"
 #include "sinks/sink_journal.h"
 #include "sinks/store.h"
@@ -262,6 +263,13 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 int pipeline_probes(struct pipeline *p, const struct probe_summary *ps)
 {
 	struct evlist out = { 0 };
+	struct json_object *j = recording_probe_json(ps);
+
+	/* Kept for reports and evidence bundles: what the silicon did, run by run. */
+	if (!j || store_add_probe_run(p->o.store, ps->real_ns,
+				      json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)))
+		log_debug("failed to store a probe run");
+	json_object_put(j);
 
 	return deliver(p, &out, engine_probes(p->engine, ps, &out));
 }

@@ -194,7 +194,7 @@ int recording_write_snapshot(FILE *f, const struct snapshot *s)
 	return put(f, j);
 }
 
-int recording_write_probe(FILE *f, const struct probe_summary *p)
+struct json_object *recording_probe_json(const struct probe_summary *p)
 {
 	struct json_object *j = head("probe", p->mono_ns, p->real_ns);
 
@@ -203,7 +203,12 @@ int recording_write_probe(FILE *f, const struct probe_summary *p)
 		json_object_object_add(j, "mismatch", featset_to_json(&p->mismatch));
 		json_object_object_add(j, "os_disabled", featset_to_json(&p->os_disabled));
 	}
-	return put(f, j);
+	return j;
+}
+
+int recording_write_probe(FILE *f, const struct probe_summary *p)
+{
+	return put(f, recording_probe_json(p));
 }
 
 int recording_write_fault(FILE *f, const struct fault *fa)

@@ -23,13 +23,13 @@ static const struct {
 	const char *name;
 	int64_t ns;
 } units[] = {
-	{ "us", 1000 },		  { "usec", 1000 },	    { "ms", 1000000 },
-	{ "msec", 1000000 },	  { "s", NS },		    { "sec", NS },
-	{ "second", NS },	  { "seconds", NS },	    { "m", 60 * NS },
-	{ "min", 60 * NS },	  { "minute", 60 * NS },    { "minutes", 60 * NS },
-	{ "h", 3600 * NS },	  { "hr", 3600 * NS },	    { "hour", 3600 * NS },
-	{ "hours", 3600 * NS },	  { "d", 86400 * NS },	    { "day", 86400 * NS },
-	{ "days", 86400 * NS },	  { "w", 604800 * NS },	    { "week", 604800 * NS },
+	{ "us", 1000 },		  { "usec", 1000 },	 { "ms", 1000000 },
+	{ "msec", 1000000 },	  { "s", NS },		 { "sec", NS },
+	{ "second", NS },	  { "seconds", NS },	 { "m", 60 * NS },
+	{ "min", 60 * NS },	  { "minute", 60 * NS }, { "minutes", 60 * NS },
+	{ "h", 3600 * NS },	  { "hr", 3600 * NS },	 { "hour", 3600 * NS },
+	{ "hours", 3600 * NS },	  { "d", 86400 * NS },	 { "day", 86400 * NS },
+	{ "days", 86400 * NS },	  { "w", 604800 * NS },	 { "week", 604800 * NS },
 	{ "weeks", 604800 * NS },
 };
 
@@ -91,8 +91,7 @@ static bool take_seconds(const char **p, int64_t *ns)
  * A span: one or more "N[.N][ ]unit" (a number without a unit is seconds), up to the end
  * of @s or to " ago" (*ago set).  0 or -EINVAL with @err filled.
  */
-static int parse_span(const char *s, const char *whole, int64_t *out, bool *ago,
-		      struct errbuf *err)
+static int parse_span(const char *s, const char *whole, int64_t *out, bool *ago, struct errbuf *err)
 {
 	const char *p = s;
 	int64_t total = 0;
@@ -120,9 +119,10 @@ static int parse_span(const char *s, const char *whole, int64_t *out, bool *ago,
 				if (strlen(units[i].name) == len && !strncmp(units[i].name, u, len))
 					break;
 			if (i == sizeof(units) / sizeof(units[0])) {
-				errbuf_set(err,
-					   "'%s' is not a time: '%.*s' is not a unit (us, ms, s, m, h, d, w)",
-					   whole, (int)len, u);
+				errbuf_set(
+					err,
+					"'%s' is not a time: '%.*s' is not a unit (us, ms, s, m, h, d, w)",
+					whole, (int)len, u);
 				return -EINVAL;
 			}
 			mul = units[i].ns;
@@ -170,8 +170,7 @@ struct clock_time {
 };
 
 /* HH:MM[:SS[.frac]] (H or HH).  0, 1 when @p does not start like a time, or -EINVAL. */
-static int parse_clock(const char **pp, const char *whole, struct clock_time *t,
-		       struct errbuf *err)
+static int parse_clock(const char **pp, const char *whole, struct clock_time *t, struct errbuf *err)
 {
 	const char *p = *pp;
 
@@ -193,8 +192,10 @@ static int parse_clock(const char **pp, const char *whole, struct clock_time *t,
 	if (*p == ':') {
 		p++;
 		if (!take_digits(&p, 2, &t->s) || !take_fraction(&p, &t->frac_ns)) {
-			errbuf_set(err, "'%s' is not a time: expected two digits of seconds after '%.*s'",
-				   whole, (int)(p - whole), whole);
+			errbuf_set(
+				err,
+				"'%s' is not a time: expected two digits of seconds after '%.*s'",
+				whole, (int)(p - whole), whole);
 			return -EINVAL;
 		}
 	}
@@ -258,7 +259,8 @@ static int parse_offset(const char **pp, const char *whole, bool *has, int *secs
 	*pp = q;
 	return 0;
 bad:
-	errbuf_set(err, "'%s' is not a time: bad UTC offset '%s' (expected Z, +HH, +HH:MM or +HHMM)",
+	errbuf_set(err,
+		   "'%s' is not a time: bad UTC offset '%s' (expected Z, +HH, +HH:MM or +HHMM)",
 		   whole, p);
 	return -EINVAL;
 }
@@ -347,7 +349,8 @@ static int parse_date(const char *s, int64_t *out, struct errbuf *err)
 		if (r == 0)
 			p = q;
 		else if (*p != ' ' || strncasecmp(q, "UTC", 3)) {
-			errbuf_set(err, "'%s' is not a time: expected HH:MM[:SS] after the date", s);
+			errbuf_set(err, "'%s' is not a time: expected HH:MM[:SS] after the date",
+				   s);
 			return -EINVAL;
 		}
 	}
@@ -388,8 +391,9 @@ static int parse_word(const char *s, int64_t now_ns, int64_t *out, struct errbuf
 			if (r < 0)
 				return r;
 			if (r > 0 || *skip_space(p)) {
-				errbuf_set(err, "'%s' is not a time: expected HH:MM[:SS] after '%s'",
-					   s, words[i].word);
+				errbuf_set(err,
+					   "'%s' is not a time: expected HH:MM[:SS] after '%s'", s,
+					   words[i].word);
 				return -EINVAL;
 			}
 		}

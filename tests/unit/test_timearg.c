@@ -47,8 +47,8 @@ static void bad(const char *s, const char *says)
 
 	cr_expect_eq(timearg_parse(s, NOW, &v, &err), -22, "'%s' was taken as %lld", s,
 		     (long long)v);
-	cr_expect(strstr(err.msg, says), "'%s': the message \"%s\" does not say \"%s\"", s,
-		  err.msg, says);
+	cr_expect(strstr(err.msg, says), "'%s': the message \"%s\" does not say \"%s\"", s, err.msg,
+		  says);
 }
 
 TestSuite(timearg);
