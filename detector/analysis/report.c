@@ -63,8 +63,8 @@ int report__new(const struct report_window *w, struct report **out)
 	r->survived = json_object_new_array();
 	r->timing = json_object_new_array();
 	r->tl = timeline__new(w->since_ns, w->until_ns);
-	if (!r->changes || !r->verdicts || !r->faults || !r->fault_classes ||
-	    !r->fault_features || !r->casualties || !r->survived || !r->timing || !r->tl) {
+	if (!r->changes || !r->verdicts || !r->faults || !r->fault_classes || !r->fault_features ||
+	    !r->casualties || !r->survived || !r->timing || !r->tl) {
 		report__free(r);
 		return -ENOMEM;
 	}
@@ -198,11 +198,11 @@ static void take_at_risk(struct report *r, const struct event *e)
 
 static struct json_object *fault_brief(const struct event *e)
 {
-	static const char *const keys[] = { "pid",     "comm",	   "exe",     "cgroup", "signal",
-					    "ip",      "bytes",	   "text",    "mnemonic",
-					    "isa_set", "decoder",  "feature", "features",
-					    "missing", "class",	   "reason",  "fatal",
-					    "count",   "cpu",	   "origin",  "mapping" };
+	static const char *const keys[] = { "pid",     "comm",	  "exe",      "cgroup",	  "signal",
+					    "ip",      "bytes",	  "text",     "mnemonic", "isa_set",
+					    "decoder", "feature", "features", "missing",  "class",
+					    "reason",  "fatal",	  "count",    "cpu",	  "origin",
+					    "mapping" };
 	struct json_object *o = json_object_new_object();
 	char tbuf[40];
 
@@ -316,8 +316,7 @@ void report_add_probe_run(struct report *r, int64_t realtime_ns, struct json_obj
 {
 	struct json_object *m = get(run, "mismatch"), *s = get(run, "shadow");
 
-	timeline_add_probe_run(r->tl, realtime_ns,
-			       m ? (int)json_object_array_length(m) : 0,
+	timeline_add_probe_run(r->tl, realtime_ns, m ? (int)json_object_array_length(m) : 0,
 			       s ? (int)json_object_array_length(s) : 0);
 }
 
@@ -371,8 +370,7 @@ static struct json_object *snap_side(const struct snapshot *s)
 	return o;
 }
 
-int report_set_change(struct report *r, const struct snapshot *before,
-		      const struct snapshot *after)
+int report_set_change(struct report *r, const struct snapshot *before, const struct snapshot *after)
 {
 	struct json_object *c = json_object_new_object(), *ev = r->change_ev, *d;
 	struct featset removed, added;
@@ -523,7 +521,8 @@ struct json_object *report_to_json(struct report *r, report_alive_fn alive, void
 	json_object_object_add(o, "casualties", cas);
 	/* A process that survived some faults and died of a later one is a casualty. */
 	for (size_t i = json_object_array_length(r->survived); i-- > 0;) {
-		int pid = json_object_get_int(get(json_object_array_get_idx(r->survived, i), "pid"));
+		int pid =
+			json_object_get_int(get(json_object_array_get_idx(r->survived, i), "pid"));
 
 		for (size_t j = 0; j < json_object_array_length(r->casualties); j++)
 			if (json_object_get_int(get(json_object_array_get_idx(r->casualties, j),

@@ -131,8 +131,8 @@ struct json_object *reportgroup_at_risk(struct json_object *at_risk, report_aliv
 		add_to_group(groups, &more, c, a);
 		json_object_array_add(procs, c);
 	}
-	json_object_object_add(o, "total", json_object_get(get(at_risk, "total")) ?:
-						   json_object_new_int64(0));
+	json_object_object_add(o, "total",
+			       json_object_get(get(at_risk, "total")) ?: json_object_new_int64(0));
 	json_object_object_add(o, "above_level", json_object_get(get(at_risk, "above_level")));
 	json_object_object_add(o, "alive", json_object_new_int64(*nalive));
 	json_object_object_add(o, "processes", procs);

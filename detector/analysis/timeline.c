@@ -170,10 +170,12 @@ struct json_object *timeline_to_json(const struct timeline *t)
 			if (!t->ev_n[k][c])
 				continue;
 			s = json_object_new_object();
-			json_object_object_add(s, "kind", json_object_new_string(event_kind_names[k]));
+			json_object_object_add(s, "kind",
+					       json_object_new_string(event_kind_names[k]));
 			json_object_object_add(s, "t_ns", json_object_new_int64(t->ev_t[k][c]));
-			json_object_object_add(s, "severity",
-					       json_object_new_string(severity_name(t->ev_sev[k][c] - 1)));
+			json_object_object_add(
+				s, "severity",
+				json_object_new_string(severity_name(t->ev_sev[k][c] - 1)));
 			json_object_object_add(s, "count", json_object_new_int64(t->ev_n[k][c]));
 			json_object_array_add(a, s);
 		}
@@ -218,7 +220,8 @@ struct json_object *timeline_to_json(const struct timeline *t)
 	for (size_t i = 0; i < t->nverdicts; i++) {
 		s = json_object_new_object();
 		json_object_object_add(s, "t_ns", json_object_new_int64(t->verdicts[i].t));
-		json_object_object_add(s, "confidence", json_object_new_string(t->verdicts[i].conf));
+		json_object_object_add(s, "confidence",
+				       json_object_new_string(t->verdicts[i].conf));
 		json_object_object_add(s, "severity",
 				       json_object_new_string(severity_name(t->verdicts[i].sev)));
 		json_object_array_add(a, s);

@@ -41,7 +41,8 @@ int procstat_read(const char *proc, int pid, char *state, int64_t *start_boot_ns
 	}
 	if (!p || sscanf(p, "%llu", &start) != 1)
 		return -EIO;
-	*start_boot_ns = (int64_t)(start * (1000000000ull / (unsigned long long)(tick > 0 ? tick : 100)));
+	*start_boot_ns =
+		(int64_t)(start * (1000000000ull / (unsigned long long)(tick > 0 ? tick : 100)));
 	return 0;
 }
 

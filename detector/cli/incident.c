@@ -98,8 +98,8 @@ int incident_load(struct store *s, const struct incident_sel *sel, struct incide
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_REALTIME, &now);
 	out->since_ns = sel->since_ns;
-	out->until_ns = sel->until_ns ? sel->until_ns :
-					(int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	out->until_ns =
+		sel->until_ns ? sel->until_ns : (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	if (out->until_ns < out->since_ns) {
 		errbuf_set(err, "the window ends before it starts (--until is before --since)");
 		return -EINVAL;
@@ -130,8 +130,8 @@ int incident_load(struct store *s, const struct incident_sel *sel, struct incide
 	if (!ret)
 		ret = store_window_rows(s, "probe_runs", out->since_ns, out->until_ns, on_probe, r);
 	if (!ret)
-		ret = store_window_rows(s, "timing_samples", out->since_ns, out->until_ns, on_timing,
-					r);
+		ret = store_window_rows(s, "timing_samples", out->since_ns, out->until_ns,
+					on_timing, r);
 	if (ret)
 		goto fail;
 	out->report = report_to_json(r, alive, NULL);

@@ -86,7 +86,8 @@ static void verdict(FILE *f, struct json_object *r)
 static void row(FILE *f, const char *label, struct json_object *b, struct json_object *a,
 		const char *key)
 {
-	const char *vb = json_object_get_string(get(b, key)), *va = json_object_get_string(get(a, key));
+	const char *vb = json_object_get_string(get(b, key)),
+		   *va = json_object_get_string(get(a, key));
 
 	fprintf(f, "| %s | ", label);
 	cell(f, vb ? vb : "-");
@@ -124,8 +125,9 @@ static void change(FILE *f, struct json_object *r)
 		row(f, "vcpus", b, a, "vcpus");
 		fputc('\n', f);
 	} else {
-		fprintf(f, "x86-64 level: v%s -> v%s (from the event: the snapshots are no longer "
-			   "stored)\n\n",
+		fprintf(f,
+			"x86-64 level: v%s -> v%s (from the event: the snapshots are no longer "
+			"stored)\n\n",
 			s(c, "level_before"), s(c, "level_after"));
 	}
 	fprintf(f, "Features lost (%zu): ", len(get(c, "removed")));
@@ -184,7 +186,8 @@ static void faults(FILE *f, struct json_object *r)
 			fprintf(f, "  %s\n", s(x, "reason"));
 	}
 	if (len(l) == REPORT_MAX_FAULTS)
-		fprintf(f, "- ... and more sites: only the first %d are listed\n", REPORT_MAX_FAULTS);
+		fprintf(f, "- ... and more sites: only the first %d are listed\n",
+			REPORT_MAX_FAULTS);
 	fprintf(f, "\nBy class:");
 	json_object_object_foreach(get(fs, "by_class"), k, v)
 		fprintf(f, " %s %s", str_esc(k), json_object_get_string(v));
@@ -225,8 +228,9 @@ static void groups(FILE *f, struct json_object *sec, const char *what, bool risk
 					json_object_get_boolean(get(p, "above_level")) ?
 						" (maps glibc-hwcaps above this CPU's level)" :
 						"",
-					json_object_get_boolean(get(p, "alive")) ? ", still running" :
-										  ", gone");
+					json_object_get_boolean(get(p, "alive")) ?
+						", still running" :
+						", gone");
 			else
 				fprintf(f, " at %s: %s, needs %s\n", s(p, "time"), s(p, "class"),
 					*s(p, "feature") ? s(p, "feature") : "-");
@@ -268,7 +272,8 @@ int reporttext_write(struct json_object *r, FILE *f)
 	faults(f, r);
 	timing(f, r);
 	people(f, r);
-	fprintf(f, "## Events in the window\n\n%lld events, %lld critical:", (long long)n(ev, "total"),
+	fprintf(f,
+		"## Events in the window\n\n%lld events, %lld critical:", (long long)n(ev, "total"),
 		(long long)n(ev, "critical"));
 	json_object_object_foreach(get(ev, "by_kind"), k, v)
 	{
@@ -286,7 +291,7 @@ int reporttext_write(struct json_object *r, FILE *f)
 			" the window holds a critical event;" :
 			"",
 		n(ex, "at_risk_alive") ? " processes at risk still run." :
-		n(ex, "status")	      ? "" :
-					" nothing critical, nobody at risk.");
+		n(ex, "status")	       ? "" :
+					 " nothing critical, nobody at risk.");
 	return ferror(f) ? -EIO : 0;
 }

@@ -53,8 +53,7 @@ int store_window_rows(struct store *s, const char *table, int64_t since_ns, int6
 	return r;
 }
 
-int64_t store_window_count(struct store *s, const char *table, int64_t since_ns,
-			   int64_t until_ns)
+int64_t store_window_count(struct store *s, const char *table, int64_t since_ns, int64_t until_ns)
 {
 	char sql[256];
 	sqlite3_stmt *st;
@@ -62,9 +61,10 @@ int64_t store_window_count(struct store *s, const char *table, int64_t since_ns,
 
 	if (!known_table(table))
 		return -EINVAL;
-	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM %s WHERE realtime_ns >= ?1 AND (?2 = 0 OR realtime_ns <= ?2)",
-		 table);
+	snprintf(
+		sql, sizeof(sql),
+		"SELECT count(*) FROM %s WHERE realtime_ns >= ?1 AND (?2 = 0 OR realtime_ns <= ?2)",
+		table);
 	st = store_prep(s, sql);
 	if (!st)
 		return -EIO;
@@ -107,9 +107,10 @@ int store_window_snapshots(struct store *s, int64_t since_ns, int64_t until_ns,
 			   int (*cb)(const struct snapmeta *m, void *arg), void *arg)
 {
 	/* The baseline row is a copy of another snapshot: listing it would show one twice. */
-	sqlite3_stmt *st = store_prep(s, "SELECT " META_COLS " FROM snapshots"
-					 " WHERE kind != 'baseline' AND realtime_ns >= ?1"
-					 " AND (?2 = 0 OR realtime_ns <= ?2) ORDER BY realtime_ns, id");
+	sqlite3_stmt *st =
+		store_prep(s, "SELECT " META_COLS " FROM snapshots"
+			      " WHERE kind != 'baseline' AND realtime_ns >= ?1"
+			      " AND (?2 = 0 OR realtime_ns <= ?2) ORDER BY realtime_ns, id");
 	struct snapmeta m;
 	int rc, r = 0;
 
@@ -129,8 +130,8 @@ int store_window_snapshots(struct store *s, int64_t since_ns, int64_t until_ns,
 	return r;
 }
 
-int store_snapshot_at(struct store *s, int64_t at_ns, const char *not_digest,
-		      struct snapmeta *m, char **json)
+int store_snapshot_at(struct store *s, int64_t at_ns, const char *not_digest, struct snapmeta *m,
+		      char **json)
 {
 	sqlite3_stmt *st = store_prep(s, "SELECT " META_COLS ", json FROM snapshots"
 					 " WHERE kind != 'baseline' AND realtime_ns <= ?1"
@@ -173,7 +174,8 @@ int store_window_span(struct store *s, int64_t since_ns, int64_t until_ns, int64
 		snprintf(sql, sizeof(sql),
 			 "SELECT min(realtime_ns), max(realtime_ns) FROM %s WHERE realtime_ns >= ?1"
 			 " AND (?2 = 0 OR realtime_ns <= ?2)%s",
-			 tables[i], strcmp(tables[i], "snapshots") ? "" : " AND kind != 'baseline'");
+			 tables[i],
+			 strcmp(tables[i], "snapshots") ? "" : " AND kind != 'baseline'");
 		st = store_prep(s, sql);
 		if (!st)
 			return -EIO;
