@@ -41,9 +41,10 @@ static bool has_journal(void)
 int journalread_window(int64_t since_ns, int64_t until_ns, size_t max_entries, size_t max_bytes,
 		       char **out, size_t *len, size_t *n, struct errbuf *err)
 {
-	static const char *const named[] = { "PRIORITY", "SYSLOG_IDENTIFIER", "CPUDRIFT_KIND",
-					     "CPUDRIFT_SEVERITY", "CPUDRIFT_PID",
-					     "CPUDRIFT_FEATURE", "CPUDRIFT_CLASS" };
+	static const char *const named[] = { "PRIORITY",      "SYSLOG_IDENTIFIER",
+					     "CPUDRIFT_KIND", "CPUDRIFT_SEVERITY",
+					     "CPUDRIFT_PID",  "CPUDRIFT_FEATURE",
+					     "CPUDRIFT_CLASS" };
 	sd_journal *j = NULL;
 	int r;
 
@@ -57,7 +58,8 @@ int journalread_window(int64_t since_ns, int64_t until_ns, size_t max_entries, s
 	}
 	/* cpudrift's entries, or the kernel's (filtered by message below). */
 	if (sd_journal_add_match(j, "SYSLOG_IDENTIFIER=cpudrift", 0) < 0 ||
-	    sd_journal_add_disjunction(j) < 0 || sd_journal_add_match(j, "_TRANSPORT=kernel", 0) < 0 ||
+	    sd_journal_add_disjunction(j) < 0 ||
+	    sd_journal_add_match(j, "_TRANSPORT=kernel", 0) < 0 ||
 	    sd_journal_seek_realtime_usec(j, (uint64_t)(since_ns / 1000)) < 0) {
 		errbuf_set(err, "failed to search the journal");
 		sd_journal_close(j);
@@ -86,13 +88,15 @@ int journalread_window(int64_t since_ns, int64_t until_ns, size_t max_entries, s
 			bool keep = false;
 
 			for (size_t i = 0; i < sizeof(kernel_marks) / sizeof(kernel_marks[0]); i++)
-				keep |= memmem(msg, ml, kernel_marks[i], strlen(kernel_marks[i])) != NULL;
+				keep |= memmem(msg, ml, kernel_marks[i], strlen(kernel_marks[i])) !=
+					NULL;
 			if (!keep)
 				continue;
 		}
 		o = json_object_new_object();
 		json_object_object_add(o, "realtime_us", json_object_new_int64((int64_t)usec));
-		json_object_object_add(o, "source", json_object_new_string(kernel ? "kernel" : "cpudrift"));
+		json_object_object_add(o, "source",
+				       json_object_new_string(kernel ? "kernel" : "cpudrift"));
 		json_object_object_add(o, "message", str_n(msg, ml));
 		for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
 			v = field(j, named[i], &vl);

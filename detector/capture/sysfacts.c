@@ -12,9 +12,9 @@
 #include "capture/sysfacts.h"
 
 /* DMI attributes that name the machine's make; serials, UUIDs and asset tags never. */
-static const char *const dmi_keys[] = { "sys_vendor",	 "product_name", "product_version",
+static const char *const dmi_keys[] = { "sys_vendor",	  "product_name", "product_version",
 					"product_family", "board_vendor", "board_name",
-					"bios_vendor",	 "bios_version", "bios_date",
+					"bios_vendor",	  "bios_version", "bios_date",
 					"chassis_vendor" };
 
 /* The first line of @root@path (at most @size - 1 bytes, no newline); false when absent. */
@@ -64,7 +64,8 @@ struct json_object *sysfacts_collect(const char *root)
 	add_file(o, "boot_id", root, "/proc/sys/kernel/random/boot_id");
 	if (read_line(root, "/proc/uptime", buf, sizeof(buf)) && sscanf(buf, "%lf", &up) == 1)
 		json_object_object_add(o, "uptime_s", json_object_new_double(up));
-	add_file(c, "current", root, "/sys/devices/system/clocksource/clocksource0/current_clocksource");
+	add_file(c, "current", root,
+		 "/sys/devices/system/clocksource/clocksource0/current_clocksource");
 	add_file(c, "available", root,
 		 "/sys/devices/system/clocksource/clocksource0/available_clocksource");
 	json_object_object_add(o, "clocksource", c);
@@ -76,7 +77,8 @@ struct json_object *sysfacts_collect(const char *root)
 		add_file(d, dmi_keys[i], root, path);
 	}
 	json_object_object_add(o, "dmi", d);
-	json_object_object_add(o, "cpus_online", json_object_new_int64(sysconf(_SC_NPROCESSORS_ONLN)));
+	json_object_object_add(o, "cpus_online",
+			       json_object_new_int64(sysconf(_SC_NPROCESSORS_ONLN)));
 	return o;
 }
 

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* cpudrift diff A B: what changed between two snapshots.  Exit 0 none, 1 drift, 2 error. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "capture/capture.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/snapsrc.h"
 #include "core/escape.h"
 #include "analysis/diff.h"
 #include "formats/dumpfmt.h"
@@ -13,10 +15,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: cpudrift diff [--json] A B\n\n"
+	fprintf(f, "usage: cpudrift diff [--json] A B\n"
+		   "       cpudrift diff [--json] BUNDLE\n\n"
 		   "Compare snapshot A (before) with B (after).  Each of A and B is a file\n"
 		   "(cpudrift JSON, libcpuid raw, AIDA64/InstLatx64 or `cpuid -r` output),\n"
-		   "'-' for standard input, or 'live' for a capture of this machine now.\n\n"
+		   "'-' for standard input, 'live' for a capture of this machine now, or\n"
+		   "BUNDLE:before / BUNDLE:after from an evidence bundle.  With one BUNDLE,\n"
+		   "compares its before and after.\n\n"
 		   "Exit status: 0 no drift, 1 drift, 2 error.\n");
 }
 
@@ -29,7 +34,7 @@ static struct snapshot *load(const char *what)
 	if (!strcmp(what, "live"))
 		ret = capture_snapshot(&s, NULL, &err);
 	else
-		ret = dump_import_file(what, &s, &err);
+		ret = snapsrc_load(what, &s, &err);
 	if (ret) {
 		log_err("failed to load %s: %s", what, err.msg);
 		return NULL;
@@ -90,6 +95,22 @@ int cmd_diff(int argc, char **argv)
 			return EXIT_ERROR;
 		}
 	}
+	if (argc - optind == 1 && snapsrc_is_bundle(argv[optind])) {
+		char *bb = NULL, *ba = NULL;
+
+		if (asprintf(&bb, "%s:before", argv[optind]) < 0 ||
+		    asprintf(&ba, "%s:after", argv[optind]) < 0) {
+			free(bb);
+			return EXIT_ERROR;
+		}
+		a = load(bb);
+		b = a ? load(ba) : NULL;
+		free(bb);
+		free(ba);
+		if (!a || !b)
+			goto out;
+		goto compare;
+	}
 	if (argc - optind != 2) {
 		usage(stderr);
 		return EXIT_ERROR;
@@ -102,6 +123,7 @@ int cmd_diff(int argc, char **argv)
 	b = a ? load(argv[optind + 1]) : NULL;
 	if (!a || !b)
 		goto out;
+compare:
 	if (diff_snapshots(a, b, &d)) {
 		log_err("failed to compare snapshots: out of memory");
 		goto out;

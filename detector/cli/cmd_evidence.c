@@ -245,18 +245,23 @@ static int build(struct ev *x, struct store *s, const char *dir, const char *con
 		ret = add_json(x, "diff.json", json_object_object_get(ch, "full_diff"));
 	if (!ret) {
 		o = json_object_new_object();
-		json_object_object_add(o, "verdict", json_object_get(json_object_object_get(r, "verdict")));
-		json_object_object_add(o, "verdicts", json_object_get(json_object_object_get(r, "verdicts")));
+		json_object_object_add(o, "verdict",
+				       json_object_get(json_object_object_get(r, "verdict")));
+		json_object_object_add(o, "verdicts",
+				       json_object_get(json_object_object_get(r, "verdicts")));
 		ret = add_json(x, "verdicts.json", o);
 		json_object_put(o);
 	}
 	if (!ret) {
 		o = json_object_new_object();
-		json_object_object_add(o, "at_risk", json_object_get(json_object_object_get(r, "at_risk")));
+		json_object_object_add(o, "at_risk",
+				       json_object_get(json_object_object_get(r, "at_risk")));
 		json_object_object_add(o, "casualties",
 				       json_object_get(json_object_object_get(r, "casualties")));
-		json_object_object_add(o, "survived", json_object_get(json_object_object_get(r, "survived")));
-		json_object_object_add(o, "remedy", json_object_get(json_object_object_get(r, "remedy")));
+		json_object_object_add(o, "survived",
+				       json_object_get(json_object_object_get(r, "survived")));
+		json_object_object_add(o, "remedy",
+				       json_object_get(json_object_object_get(r, "remedy")));
 		ret = add_json(x, "at_risk.json", o);
 		json_object_put(o);
 	}

@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/snapsrc.h"
 #include "formats/dumpfmt.h"
 #include "core/log.h"
 #include "formats/snapjson.h"
@@ -12,13 +13,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cpudrift import FILE [--json] [-o FILE]\n\n"
+		"usage: cpudrift import FILE [--json] [-o FILE]\n"
+		"       cpudrift import BUNDLE[:before|:after] [--json] [-o FILE]\n\n"
 		"Read a CPUID dump taken on another machine ('-' for standard input) and\n"
 		"decode it like a live capture.  The format is detected:\n"
 		"  libcpuid   cpuid_tool --save (basic_cpuid[N]=... lines)\n"
 		"  aida64     AIDA64/InstLatx64 'CPUID 00000007: EAX-EBX-ECX-EDX [SL 01]' lines\n"
 		"  cpuid-r    output of the Debian 'cpuid -r' tool\n"
-		"  json       a cpudrift snapshot JSON ('cpudrift snapshot --json')\n\n"
+		"  json       a cpudrift snapshot JSON ('cpudrift snapshot --json')\n"
+		"  bundle     an evidence bundle: its snapshot before or after the change\n"
+		"             (default: after), checked against its manifest\n\n"
 		"  --json       print the snapshot JSON instead of the table\n"
 		"  -o FILE      write to FILE instead of stdout\n");
 }
@@ -62,7 +66,7 @@ int cmd_import(int argc, char **argv)
 		usage(stderr);
 		return EXIT_ERROR;
 	}
-	ret = dump_import_file(argv[optind], &s, &err);
+	ret = snapsrc_load(argv[optind], &s, &err);
 	if (ret) {
 		log_err("failed to import %s", err.msg);
 		return EXIT_ERROR;

@@ -65,7 +65,8 @@ int bundle_writer__new(const char *path, int64_t max_bytes, struct bundle_writer
 	b->fd = mkostemp(b->tmp, O_CLOEXEC);
 	if (b->fd < 0) {
 		r = -errno;
-		errbuf_set(err, "failed to create a temporary file beside %s: %s", path, strerror(errno));
+		errbuf_set(err, "failed to create a temporary file beside %s: %s", path,
+			   strerror(errno));
 		b->tmp[0] = 0;
 		goto fail;
 	}
@@ -337,7 +338,8 @@ static int walk_bundle(const char *path, struct walk *w, struct errbuf *err)
 
 				if (!p) {
 					ret = -ENOMEM;
-					errbuf_set(err, "failed to read %s: %s", path, strerror(ENOMEM));
+					errbuf_set(err, "failed to read %s: %s", path,
+						   strerror(ENOMEM));
 					goto out;
 				}
 				memcpy(p + *len, buf, (size_t)r);
@@ -347,8 +349,9 @@ static int walk_bundle(const char *path, struct walk *w, struct errbuf *err)
 			}
 		}
 		if (r < 0) {
-			snprintf(w->problem, sizeof(w->problem), "member %s is truncated or corrupt: %s",
-				 name, archive_error_string(a));
+			snprintf(w->problem, sizeof(w->problem),
+				 "member %s is truncated or corrupt: %s", name,
+				 archive_error_string(a));
 			goto out;
 		}
 		if (keep && !(is_manifest ? w->manifest : w->data)) {
@@ -395,8 +398,8 @@ static void check(struct walk *w, int *verified)
 			continue;
 		if (!json_object_object_get_ex(members, w->seen[i].name, &e) ||
 		    !json_object_object_get_ex(e, "sha256", &h)) {
-			snprintf(w->problem, sizeof(w->problem),
-				 "member %s is not in the manifest", w->seen[i].name);
+			snprintf(w->problem, sizeof(w->problem), "member %s is not in the manifest",
+				 w->seen[i].name);
 			break;
 		}
 		if (strcmp(json_object_get_string(h), w->seen[i].sha)) {

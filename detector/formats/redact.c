@@ -113,7 +113,8 @@ char *redact_text(const struct redactor *r, const char *in, size_t len, size_t *
 		    wordch(in[i + 6]) && (!i || in[i - 1] != '/')) {
 			size_t e = i + 6;
 
-			while (e < len && in[e] != '/' && in[e] != '"' && !isspace((unsigned char)in[e]))
+			while (e < len && in[e] != '/' && in[e] != '"' &&
+			       !isspace((unsigned char)in[e]))
 				e++;
 			put(&b, in + from, i - from);
 			put(&b, "/home/USER", 10);

@@ -124,7 +124,8 @@ static void series(FILE *f, const struct axis *a, struct json_object *pts, doubl
 		hi = v > hi ? v : hi;
 	}
 	if (!len(pts)) {
-		fprintf(f, "<text x=\"%d\" y=\"%.1f\" class=\"m\">no samples</text>\n", X0 + 4, y + 4);
+		fprintf(f, "<text x=\"%d\" y=\"%.1f\" class=\"m\">no samples</text>\n", X0 + 4,
+			y + 4);
 		return;
 	}
 	if (hi - lo < 1e-9)
@@ -146,7 +147,8 @@ static void series(FILE *f, const struct axis *a, struct json_object *pts, doubl
 
 static void timeline(FILE *f, struct json_object *r)
 {
-	struct json_object *tl = get(r, "timeline"), *ev = get(tl, "events"), *st = get(tl, "stall");
+	struct json_object *tl = get(r, "timeline"), *ev = get(tl, "events"),
+			   *st = get(tl, "stall");
 	struct axis a = { json_object_get_int64(get(tl, "t0_ns")),
 			  json_object_get_int64(get(tl, "t1_ns")) };
 	const char *kinds[EV__COUNT];
@@ -256,8 +258,8 @@ static void timeline(FILE *f, struct json_object *r)
 	y += LANE;
 	/* When the CPU changed: a line through every lane, labelled below the verdict's. */
 	if (get(get(r, "change"), "after")) {
-		double cx = x_of(&a, json_object_get_int64(get(get(get(r, "change"), "after"),
-							       "realtime_ns")));
+		double cx = x_of(&a, json_object_get_int64(
+					     get(get(get(r, "change"), "after"), "realtime_ns")));
 
 		fprintf(f,
 			"<line x1=\"%.1f\" y1=\"30\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1565c0\" stroke-width=\"2\"/>\n"
@@ -271,7 +273,8 @@ static void timeline(FILE *f, struct json_object *r)
 
 		fprintf(f,
 			"<line x1=\"%.1f\" y1=\"16\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/>\n",
-			vx, vx, y - LANE / 2.0, sev_color(json_object_get_string(get(x, "severity"))));
+			vx, vx, y - LANE / 2.0,
+			sev_color(json_object_get_string(get(x, "severity"))));
 		if (v + 1 < len(get(tl, "verdicts")))
 			continue;
 		fprintf(f, "<text x=\"%.1f\" y=\"14\" class=\"v\">verdict: ", vx + 3);
@@ -290,7 +293,9 @@ static void timeline(FILE *f, struct json_object *r)
 			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>"
 			"<text x=\"%.1f\" y=\"%.1f\" class=\"t\" text-anchor=\"%s\">",
 			x, y - LANE / 2.0, x, y - LANE / 2.0 + 5, x, y + 8,
-			t == 0 ? "start" : t == 5 ? "end" : "middle");
+			t == 0 ? "start" :
+			t == 5 ? "end" :
+				 "middle");
 		html(f, buf);
 		fputs(" UTC</text>\n", f);
 	}
