@@ -287,15 +287,15 @@ static int walk_bundle(const char *path, struct walk *w, struct errbuf *err)
 		int64_t got = 0;
 		la_ssize_t r;
 
+		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
+		    archive_entry_symlink(e)) {
+			snprintf(w->problem, sizeof(w->problem),
+				 "member '%.100s' is not a regular file", name ? name : "");
+			goto out;
+		}
 		if (!name || !safe_name(name)) {
 			snprintf(w->problem, sizeof(w->problem), "unsafe member name '%.100s'",
 				 name ? name : "");
-			goto out;
-		}
-		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
-		    archive_entry_symlink(e)) {
-			snprintf(w->problem, sizeof(w->problem), "member %s is not a regular file",
-				 name);
 			goto out;
 		}
 		if (w->n >= BUNDLE_MAX_MEMBERS) {
@@ -465,6 +465,10 @@ int bundle_read_member(const char *path, const char *name, char **data, size_t *
 		if (w->problem[0]) {
 			errbuf_set(err, "%s is not an intact bundle: %s", path, w->problem);
 			r = -EBADMSG;
+		} else if (!strcmp(name, BUNDLE_MANIFEST)) {
+			*data = w->manifest;
+			*len = w->manifest_len;
+			w->manifest = NULL;
 		} else if (!w->data) {
 			errbuf_set(err, "%s has no member %s", path, name);
 			r = -ENOENT;
