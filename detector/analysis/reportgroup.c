@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "analysis/reportgroup.h"
+#include "analysis/units.h"
 
 /* Groups a report shows at most; the rest are counted under "more". */
 #define MAX_GROUPS 50
@@ -28,36 +29,26 @@ struct group_ref {
 	char remedy[512];
 };
 
-/*
- * What a process with cgroup path @cgroup (may be "": unknown) belongs to.  The cgroup
- * path is never parsed here: analysis/units.c is the one reader of cgroup paths.  Until
- * a process carries its unit, the whole path names its group.
- */
+/* What a process with cgroup path @cgroup (may be "": unknown) belongs to (units.h). */
 static void group_of(const char *cgroup, struct group_ref *g)
 {
-	if (!cgroup || !*cgroup || !strcmp(cgroup, "/")) {
+	struct unit_ref u;
+
+	if (!cgroup || units_from_cgroup(cgroup, &u) || u.kind == UNIT_NONE) {
 		snprintf(g->name, sizeof(g->name), "none");
 		snprintf(g->kind, sizeof(g->kind), "none");
 		snprintf(g->remedy, sizeof(g->remedy),
 			 "restart these processes by hand: they belong to no unit or container");
 		return;
 	}
-	snprintf(g->name, sizeof(g->name), "%s", cgroup);
-	snprintf(g->kind, sizeof(g->kind), "cgroup");
-	snprintf(g->remedy, sizeof(g->remedy), "restart what runs in cgroup %s", cgroup);
+	units_group_name(&u, g->name, sizeof(g->name));
+	snprintf(g->kind, sizeof(g->kind), "%s", unit_kind_name(u.kind));
+	units_remedy(&u, g->remedy, sizeof(g->remedy));
 }
 
-/* The group a process object names: its own "group" fields when present, else its cgroup. */
+/* The group of a process object: from its cgroup. */
 static void group_of_proc(struct json_object *p, struct group_ref *g)
 {
-	struct json_object *u = get(p, "unit_ref");
-
-	if (u && *get_str(u, "name")) {
-		snprintf(g->name, sizeof(g->name), "%s", get_str(u, "name"));
-		snprintf(g->kind, sizeof(g->kind), "%s", get_str(u, "kind"));
-		snprintf(g->remedy, sizeof(g->remedy), "%s", get_str(u, "remedy"));
-		return;
-	}
 	group_of(get_str(p, "cgroup"), g);
 }
 
@@ -110,6 +101,65 @@ static void add_to_group(struct json_object *groups, int64_t *more, struct json_
 		json_object_array_add(get(g, "pids"), json_object_get(get(p, "pid")));
 }
 
+static bool has_pid(struct json_object *g, int pid)
+{
+	struct json_object *pids = get(g, "pids");
+
+	for (size_t i = 0; pids && i < json_object_array_length(pids); i++)
+		if (json_object_get_int(json_object_array_get_idx(pids, i)) == pid)
+			return true;
+	return false;
+}
+
+static struct json_object *given_groups(struct json_object *o, struct json_object *procs,
+					struct json_object *groups, struct json_object *at_risk,
+					report_alive_fn alive, void *ctx, int64_t *nalive)
+{
+	struct json_object *src = get(at_risk, "processes"), *g = get(at_risk, "groups");
+
+	for (size_t i = 0; i < json_object_array_length(g); i++) {
+		struct json_object *c = NULL;
+
+		if (json_object_deep_copy(json_object_array_get_idx(g, i), &c, NULL) || !c)
+			continue;
+		json_object_object_add(c, "alive", json_object_new_int64(0));
+		json_object_array_add(groups, c);
+	}
+	for (size_t i = 0; src && i < json_object_array_length(src); i++) {
+		struct json_object *c = NULL;
+		int pid;
+		bool a;
+
+		if (json_object_deep_copy(json_object_array_get_idx(src, i), &c, NULL) || !c)
+			continue;
+		pid = json_object_get_int(get(c, "pid"));
+		a = alive && alive(pid, json_object_get_int64(get(c, "start_boot_ns")), ctx);
+		*nalive += a;
+		json_object_object_add(c, "alive", json_object_new_boolean(a));
+		for (size_t k = 0; k < json_object_array_length(groups); k++) {
+			struct json_object *grp = json_object_array_get_idx(groups, k);
+
+			if (!has_pid(grp, pid))
+				continue;
+			json_object_object_add(c, "group",
+					       json_object_new_string(get_str(grp, "name")));
+			bump(grp, "alive", a);
+			break;
+		}
+		json_object_array_add(procs, c);
+	}
+	json_object_object_add(o, "total",
+			       json_object_get(get(at_risk, "total")) ?: json_object_new_int64(0));
+	json_object_object_add(o, "above_level", json_object_get(get(at_risk, "above_level")));
+	json_object_object_add(o, "alive", json_object_new_int64(*nalive));
+	json_object_object_add(o, "processes", procs);
+	json_object_object_add(o, "groups", groups);
+	json_object_object_add(o, "groups_omitted",
+			       json_object_get(get(at_risk, "groups_omitted")) ?:
+				       json_object_new_int64(0));
+	return o;
+}
+
 struct json_object *reportgroup_at_risk(struct json_object *at_risk, report_alive_fn alive,
 					void *ctx, int64_t *nalive)
 {
@@ -118,6 +168,9 @@ struct json_object *reportgroup_at_risk(struct json_object *at_risk, report_aliv
 	int64_t more = 0;
 
 	*nalive = 0;
+	/* The at-risk list groups its processes itself (capture knows their cgroups). */
+	if (json_object_is_type(get(at_risk, "groups"), json_type_array))
+		return given_groups(o, procs, groups, at_risk, alive, ctx, nalive);
 	for (size_t i = 0; src && i < json_object_array_length(src); i++) {
 		struct json_object *p = json_object_array_get_idx(src, i), *c = NULL;
 		bool a;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The report's processes grouped by what their remedy acts on: the systemd unit, the
- * container or the pod (analysis/units.h reads that from the cgroup path), with the
+ * container or the pod (analysis/units.h, the one reader of cgroup paths), with the
  * command that makes them pick their code paths again on this CPU.  Pure.
  */
 #ifndef CPUDRIFT_REPORTGROUP_H

@@ -189,16 +189,28 @@ Test(report, bad_windows_exit_2)
 /* --- the bundle ----------------------------------------------------------------------- */
 
 static const char *const members[] = {
-	"manifest.json",	 "summary.md",		  "report.html",	"report.json",
-	"snapshots/before.json", "snapshots/after.json",  "snapshots/before.raw",
-	"snapshots/after.raw",	 "diff.json",		  "events.jsonl",	"probe_runs.jsonl",
-	"timing.jsonl",		 "verdicts.json",	  "at_risk.json",	"system.json",
-	"config.txt",		 "status.json",
+	"manifest.json",
+	"summary.md",
+	"report.html",
+	"report.json",
+	"snapshots/before.json",
+	"snapshots/after.json",
+	"snapshots/before.raw",
+	"snapshots/after.raw",
+	"diff.json",
+	"events.jsonl",
+	"probe_runs.jsonl",
+	"timing.jsonl",
+	"verdicts.json",
+	"at_risk.json",
+	"system.json",
+	"config.txt",
+	"status.json",
 };
 
 /* Every member's text, through libarchive (the same reader a support engineer uses). */
-static int each_member(const char *bundle, int (*cb)(const char *name, const char *data,
-						      size_t len, void *arg),
+static int each_member(const char *bundle,
+		       int (*cb)(const char *name, const char *data, size_t len, void *arg),
 		       void *arg)
 {
 	struct archive *a = archive_read_new();
@@ -248,9 +260,9 @@ Test(report, evidence_holds_every_member_and_verifies)
 			  (access("/var/log/journal", F_OK) && access("/run/log/journal", F_OK)),
 		  "a machine with a journal gets journal.jsonl");
 	json_object_put(names);
-	cr_assert_eq(bundle_read_member(in_dir("ev.tar.gz"), "manifest.json", &manifest, &len,
-					&err),
-		     0, "%s", err.msg);
+	cr_assert_eq(
+		bundle_read_member(in_dir("ev.tar.gz"), "manifest.json", &manifest, &len, &err), 0,
+		"%s", err.msg);
 	m = json_tokener_parse(manifest);
 	free(manifest);
 	cr_expect_str_eq(json_object_get_string(path(m, "format")), "cpudrift-evidence");
@@ -404,7 +416,10 @@ Test(report, hostile_archives_are_refused)
 		memcpy(h + 124, "02260000000", 11); /* 300 MiB in octal */
 		memcpy(h + 136, "00000000000", 11);
 		h[156] = '0';
-		memcpy(h + 257, "ustar\0" "00", 8);
+		memcpy(h + 257,
+		       "ustar\0"
+		       "00",
+		       8);
 		memset(h + 148, ' ', 8);
 		for (int i = 0; i < 512; i++)
 			sum += (unsigned char)h[i];
@@ -448,9 +463,10 @@ struct leak {
 
 static bool word_at(const char *s, size_t i, size_t n, size_t len)
 {
-	bool l = i == 0 || !(isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '-');
-	bool r = i + n == len || !(isalnum((unsigned char)s[i + n]) || s[i + n] == '_' ||
-				   s[i + n] == '-');
+	bool l =
+		i == 0 || !(isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '-');
+	bool r = i + n == len ||
+		 !(isalnum((unsigned char)s[i + n]) || s[i + n] == '_' || s[i + n] == '-');
 
 	return l && r;
 }
@@ -501,8 +517,9 @@ Test(report, redact_leaves_no_host_or_user_name)
 	free(out);
 	l.host = u.nodename;
 	each_member(in_dir("plain.tar.gz"), find_leak, &l);
-	cr_expect_gt(l.found, 0, "the unredacted bundle should hold the host name (a test that "
-				 "cannot fail otherwise)");
+	cr_expect_gt(l.found, 0,
+		     "the unredacted bundle should hold the host name (a test that "
+		     "cannot fail otherwise)");
 
 	out = cd("evidence --redact -o red.tar.gz --state-dir st --config c.conf 2>&1", &rc);
 	cr_assert_eq(rc, 0, "%s", out);
@@ -557,29 +574,30 @@ Test(report, a_small_bound_cuts_and_says_so)
 	}
 	cr_assert_eq(store_commit(s), 0);
 	store__free(s);
-	out = cd("evidence --max-size 1M -o small.tar.gz --state-dir st --config c.conf 2>&1",
-		 &rc);
+	out = cd("evidence --max-size 1M -o small.tar.gz --state-dir st --config c.conf 2>&1", &rc);
 	cr_assert_eq(rc, 0, "%s", out);
 	free(out);
 	out = cd("evidence --max-size 12 -o x.tar.gz --state-dir st 2>&1", &rc);
 	cr_expect_eq(rc, 2, "%s", out);
 	cr_expect(strstr(out, "out of range"), "%s", out);
 	free(out);
-	cr_assert_eq(bundle_read_member(in_dir("small.tar.gz"), "manifest.json", &manifest, &len,
-					&err),
-		     0, "%s", err.msg);
+	cr_assert_eq(
+		bundle_read_member(in_dir("small.tar.gz"), "manifest.json", &manifest, &len, &err),
+		0, "%s", err.msg);
 	m = json_tokener_parse(manifest);
 	free(manifest);
 	cr_expect_eq(json_object_get_int64(path(m, "max_bytes")), 1 << 20);
 	cuts = path(m, "cuts");
 	for (size_t i = 0; i < json_object_array_length(cuts); i++)
-		if (!strcmp(json_object_get_string(path(json_object_array_get_idx(cuts, i), "member")),
+		if (!strcmp(json_object_get_string(
+				    path(json_object_array_get_idx(cuts, i), "member")),
 			    "events.jsonl"))
 			c = json_object_array_get_idx(cuts, i);
 	cr_assert_not_null(c, "the manifest does not say events were cut: %s",
 			   json_object_get_string(cuts));
 	cr_expect_gt(json_object_get_int64(path(c, "kept")), 0);
-	cr_expect_lt(json_object_get_int64(path(c, "kept")), json_object_get_int64(path(c, "total")));
+	cr_expect_lt(json_object_get_int64(path(c, "kept")),
+		     json_object_get_int64(path(c, "total")));
 	cr_expect_geq(json_object_get_int64(path(c, "total")), 6000);
 	json_object_put(m);
 	out = sh("gzip -dc small.tar.gz | wc -c", &rc);
