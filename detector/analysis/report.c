@@ -204,7 +204,7 @@ static struct json_object *fault_brief(const struct event *e)
 					    "reason",  "fatal",	  "count",    "cpu",	  "origin",
 					    "mapping" };
 	struct json_object *o = json_object_new_object();
-	char tbuf[40];
+	char tbuf[320];
 
 	if (!o)
 		return NULL;
@@ -214,6 +214,8 @@ static struct json_object *fault_brief(const struct event *e)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		copy_key(o, e->body, keys[i]);
 	json_object_object_add(o, "occurrences", json_object_new_int64(1));
+	reportgroup_name(get_str(e->body, "cgroup"), tbuf, sizeof(tbuf));
+	json_object_object_add(o, "unit", json_object_new_string(tbuf));
 	return o;
 }
 

@@ -46,6 +46,14 @@ static void group_of(const char *cgroup, struct group_ref *g)
 	units_remedy(&u, g->remedy, sizeof(g->remedy));
 }
 
+void reportgroup_name(const char *cgroup, char *buf, size_t size)
+{
+	struct group_ref g;
+
+	group_of(cgroup, &g);
+	snprintf(buf, size, "%s", g.name);
+}
+
 /* The group of a process object: from its cgroup. */
 static void group_of_proc(struct json_object *p, struct group_ref *g)
 {

@@ -7,6 +7,7 @@
 #ifndef CPUDRIFT_REPORTGROUP_H
 #define CPUDRIFT_REPORTGROUP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -26,6 +27,9 @@ struct json_object *reportgroup_at_risk(struct json_object *at_risk, report_aliv
  * + "group"], "groups": [...]}.
  */
 struct json_object *reportgroup_processes(struct json_object *procs, int64_t total);
+
+/** The group name of a process in cgroup @cgroup ("nginx.service", "docker:ID", "none"). */
+void reportgroup_name(const char *cgroup, char *buf, size_t size);
 
 /** What to do, one sentence a group: restart the units and containers whose processes
  *  are still at risk, and say which processes belong to none. */

@@ -174,10 +174,11 @@ static void faults(FILE *f, struct json_object *r)
 		struct json_object *x = at(l, i);
 		const char *text = s(x, "text");
 
-		fprintf(f, "- %s %s (pid %s)%s%s: SIG%s at %s `%s` [%s] needs %s: **%s**%s\n",
+		fprintf(f, "- %s %s (pid %s)%s%s in %s: SIG%s at %s `%s` [%s] needs %s: **%s**%s\n",
 			s(x, "time"), s(x, "comm"), s(x, "pid"), *s(x, "exe") ? " " : "",
-			s(x, "exe"), s(x, "signal"), s(x, "ip"), *text ? text : "(undecodable)",
-			s(x, "bytes"), *s(x, "feature") ? s(x, "feature") : "-", s(x, "class"),
+			s(x, "exe"), s(x, "unit"), s(x, "signal"), s(x, "ip"),
+			*text ? text : "(undecodable)", s(x, "bytes"),
+			*s(x, "feature") ? s(x, "feature") : "-", s(x, "class"),
 			json_object_get_boolean(get(x, "fatal")) ? ", fatal" : "");
 		if (n(x, "occurrences") > 1)
 			fprintf(f, "  %lld times at this address, the last at %s\n",
