@@ -35,6 +35,14 @@ struct report {
 	int64_t nfaults;
 	struct json_object *casualties, *survived;
 	int64_t ncasualties, nsurvived;
+	/* what the lists hold, for lookups without JSON */
+	struct {
+		int pid;
+		char ip[24];
+		struct json_object *o;
+	} sites[REPORT_MAX_FAULTS];
+	size_t nsites;
+	int cas_pids[REPORT_MAX_PROCS], surv_pids[REPORT_MAX_PROCS];
 
 	/* timing evidence */
 	struct json_object *timing;
@@ -139,6 +147,11 @@ static struct json_object *brief(const struct event *e)
 	return b;
 }
 
+static bool has_room(struct json_object *arr, size_t max)
+{
+	return json_object_array_length(arr) < max;
+}
+
 static void push_bounded(struct json_object *arr, int64_t *n, size_t max, struct json_object *o)
 {
 	(*n)++;
@@ -150,7 +163,7 @@ static void push_bounded(struct json_object *arr, int64_t *n, size_t max, struct
 
 static void add_change(struct report *r, const struct event *e)
 {
-	struct json_object *b = brief(e);
+	struct json_object *b = has_room(r->changes, REPORT_MAX_LIST) ? brief(e) : NULL;
 	int rank = (e->kind == EV_CPUID_DRIFT) * 10 + (int)e->sev;
 
 	if (b) {
@@ -173,7 +186,7 @@ static void add_change(struct report *r, const struct event *e)
 
 static void add_verdict(struct report *r, const struct event *e)
 {
-	struct json_object *b = brief(e);
+	struct json_object *b = has_room(r->verdicts, REPORT_MAX_LIST) ? brief(e) : NULL;
 
 	if (b) {
 		copy_key(b, e->body, "confidence");
@@ -219,45 +232,69 @@ static struct json_object *fault_brief(const struct event *e)
 	return o;
 }
 
+static bool pid_in(const int *v, size_t n, int pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == pid)
+			return true;
+	return false;
+}
+
 static void add_fault(struct report *r, const struct event *e)
 {
 	struct json_object *fatal = get(e->body, "fatal"), *procs;
 	const char *cls = get_str(e->body, "class"), *feat = get_str(e->body, "feature");
+	const char *ip = get_str(e->body, "ip");
 	int64_t *n;
-	int pid = e->pid;
+	int *pids, pid = e->pid;
 	char tbuf[40];
+	size_t have;
 
 	count_key(r->fault_classes, *cls ? cls : "unknown");
 	if (*feat)
 		count_key(r->fault_features, feat);
+	r->nfaults++;
 	/* One entry a fault site (process, address): a storm is one line with its count. */
-	for (size_t i = 0; i < json_object_array_length(r->faults); i++) {
-		struct json_object *f = json_object_array_get_idx(r->faults, i), *c;
+	for (size_t i = 0; i < r->nsites; i++) {
+		struct json_object *c;
 
-		if (json_object_get_int(get(f, "pid")) != pid ||
-		    strcmp(get_str(f, "ip"), get_str(e->body, "ip")))
+		if (r->sites[i].pid != pid || strcmp(r->sites[i].ip, ip))
 			continue;
-		r->nfaults++;
-		c = get(f, "occurrences");
+		c = get(r->sites[i].o, "occurrences");
 		json_object_set_int64(c, json_object_get_int64(c) + 1);
 		report_time_iso(e->realtime_ns, tbuf, sizeof(tbuf));
-		json_object_object_add(f, "last_time", json_object_new_string(tbuf));
+		json_object_object_add(r->sites[i].o, "last_time", json_object_new_string(tbuf));
 		goto procs;
 	}
-	push_bounded(r->faults, &r->nfaults, REPORT_MAX_FAULTS, fault_brief(e));
+	if (r->nsites < REPORT_MAX_FAULTS) {
+		struct json_object *o = fault_brief(e);
+
+		if (o) {
+			r->sites[r->nsites].pid = pid;
+			snprintf(r->sites[r->nsites].ip, sizeof(r->sites[0].ip), "%s", ip);
+			r->sites[r->nsites++].o = o;
+			json_object_array_add(r->faults, o);
+		}
+	}
 procs:
 	/* A process is a casualty once, at its first fatal fault; else a survivor once. */
 	if (fatal && json_object_get_boolean(fatal)) {
 		procs = r->casualties;
 		n = &r->ncasualties;
+		pids = r->cas_pids;
 	} else {
 		procs = r->survived;
 		n = &r->nsurvived;
+		pids = r->surv_pids;
 	}
-	for (size_t i = 0; i < json_object_array_length(procs); i++)
-		if (json_object_get_int(get(json_object_array_get_idx(procs, i), "pid")) == pid)
-			return;
-	push_bounded(procs, n, REPORT_MAX_PROCS, fault_brief(e));
+	have = json_object_array_length(procs);
+	if (pid_in(pids, have, pid))
+		return;
+	(*n)++;
+	if (have < REPORT_MAX_PROCS) {
+		pids[have] = pid;
+		json_object_array_add(procs, fault_brief(e));
+	}
 }
 
 int report_add_event(struct report *r, const struct event *e)
@@ -284,7 +321,7 @@ int report_add_event(struct report *r, const struct event *e)
 		add_fault(r, e);
 		break;
 	default: {
-		struct json_object *b = brief(e);
+		struct json_object *b = has_room(r->timing, REPORT_MAX_LIST) ? brief(e) : NULL;
 
 		if (b) {
 			copy_key(b, e->body, "scope");

@@ -62,8 +62,9 @@ static void make_dir(void)
 	cr_assert(mkdtemp(dir));
 	f = fopen(in_dir("c.conf"), "w");
 	cr_assert(f);
-	fprintf(f, "state_dir = %s/st\njournal = off\ntextfile_path = off\nhooks_dir = off\n"
-		   "interval = 60\n",
+	fprintf(f,
+		"state_dir = %s/st\njournal = off\ntextfile_path = off\nhooks_dir = off\n"
+		"interval = 60\n",
 		dir);
 	fclose(f);
 }
@@ -112,7 +113,8 @@ static void start_daemon(void)
 			return;
 		usleep(100000);
 	}
-	cr_assert_fail("the daemon did not reach full mode:\n%s", tu_read_file(in_dir("daemon.log")));
+	cr_assert_fail("the daemon did not reach full mode:\n%s",
+		       tu_read_file(in_dir("daemon.log")));
 }
 
 static void stop_daemon(void)
@@ -294,7 +296,8 @@ Test(incident, a_real_incident_names_the_loss_the_process_and_its_unit, .fini = 
 	cr_expect_eq(rc, 1, "a window with a lost feature exits 1");
 	rm = json_object_object_get(json_object_object_get(r, "change"), "removed");
 	for (size_t i = 0; rm && i < json_object_array_length(rm); i++)
-		lost |= !strcmp(json_object_get_string(json_object_array_get_idx(rm, i)), "avx512f");
+		lost |= !strcmp(json_object_get_string(json_object_array_get_idx(rm, i)),
+				"avx512f");
 	cr_expect(lost, "the report does not name avx512f as lost");
 	/* The fault names the process and its unit... */
 	cas = json_object_object_get(json_object_object_get(r, "faults"), "list");
@@ -310,8 +313,8 @@ Test(incident, a_real_incident_names_the_loss_the_process_and_its_unit, .fini = 
 	cr_expect_str_eq(json_object_get_string(json_object_object_get(c0, "unit")), unit);
 	/* ...and the process is grouped under it, a casualty when the record says it was fatal. */
 	fatal = json_object_get_boolean(json_object_object_get(c0, "fatal"));
-	cas = json_object_object_get(
-		json_object_object_get(r, fatal ? "casualties" : "survived"), "groups");
+	cas = json_object_object_get(json_object_object_get(r, fatal ? "casualties" : "survived"),
+				     "groups");
 	c0 = NULL;
 	for (size_t i = 0; cas && i < json_object_array_length(cas); i++)
 		if (!strcmp(json_object_get_string(json_object_object_get(
@@ -441,7 +444,8 @@ static char *page_requests(const char *netlog)
 		struct json_object *e = json_object_array_get_idx(events, i), *p;
 		const char *url, *nik;
 
-		if (json_object_get_int(json_object_object_get(e, "type")) != json_object_get_int(id))
+		if (json_object_get_int(json_object_object_get(e, "type")) !=
+		    json_object_get_int(id))
 			continue;
 		p = json_object_object_get(e, "params");
 		url = json_object_get_string(json_object_object_get(p, "url"));
