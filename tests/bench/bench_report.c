@@ -152,11 +152,11 @@ static int run(const char *const *args, double *secs, double *mb)
 int main(void)
 {
 	char out[600], conf[600];
-	const char *ev[] = { "cpudrift", "evidence", "--state-dir", dir, "--config", conf, "-o",
-			     out, NULL };
+	const char *ev[] = { "cpudrift", "evidence", "--state-dir", dir, "--config",
+			     conf,	 "-o",	     out,	    NULL };
 	const char *rp[] = { "cpudrift", "report", "--state-dir", dir, "--config", conf, NULL };
-	const char *rj[] = { "cpudrift", "report", "--json", "--state-dir", dir, "--config", conf,
-			     NULL };
+	const char *rj[] = { "cpudrift", "report",   "--json", "--state-dir",
+			     dir,	 "--config", conf,     NULL };
 	double secs, mb;
 	struct stat st;
 	FILE *f;
@@ -172,8 +172,8 @@ int main(void)
 	fill();
 	for (int i = 0; i < 3; i++) {
 		rc = run(ev, &secs, &mb);
-		printf("evidence_%d_events_%d_snapshots_seconds: %.3f s (exit %d)\n", NEVENTS, NSNAPS,
-		       secs, rc);
+		printf("evidence_%d_events_%d_snapshots_seconds: %.3f s (exit %d)\n", NEVENTS,
+		       NSNAPS, secs, rc);
 		printf("evidence_peak_rss: %.1f MB\n", mb);
 	}
 	if (!stat(out, &st))

@@ -607,3 +607,44 @@ Test(report, a_small_bound_cuts_and_says_so)
 	cr_expect_eq(rc, 0, "%s", out);
 	free(out);
 }
+
+/* Names from hostile processes reach the page as text and the terminal escaped. */
+Test(report, hostile_names_are_escaped_in_html_and_text)
+{
+	struct errbuf err;
+	struct store *s;
+	struct event *e;
+	char *out, *html;
+	size_t len;
+	int rc;
+
+	cr_assert_eq(store__new(&s, in_dir("st"), 0, &err), 0, "%s", err.msg);
+	e = event__new(EV_FAULT_SIGILL, SEV_CRITICAL);
+	e->pid = 31337;
+	snprintf(e->subject, sizeof(e->subject), "<script>x</script>");
+	snprintf(e->summary, sizeof(e->summary), "\x1b]0;owned\x07<img src=http://evil/>");
+	json_object_object_add(e->body, "pid", json_object_new_int(31337));
+	json_object_object_add(e->body, "comm",
+			       json_object_new_string("<script>alert(1)</script>"));
+	json_object_object_add(e->body, "exe", json_object_new_string("/tmp/\x1b[2J\"'&"));
+	json_object_object_add(e->body, "fatal", json_object_new_boolean(true));
+	cr_assert_eq(store_add_event(s, e, NULL), 0);
+	event__free(e);
+	store__free(s);
+
+	out = cd("report --state-dir st 2>&1", &rc);
+	cr_expect_null(strchr(out, '\x1b'), "an escape reached the terminal");
+	cr_expect_null(strchr(out, '\x07'));
+	cr_expect(strstr(out, "/tmp/\\e[2J"), "%s", out);
+	free(out);
+	out = cd("evidence -o h.tar.gz --state-dir st --config c.conf 2>&1", &rc);
+	cr_assert_eq(rc, 0, "%s", out);
+	free(out);
+	cr_assert_eq(bundle_read_member(in_dir("h.tar.gz"), "report.html", &html, &len, &err), 0,
+		     "%s", err.msg);
+	cr_expect_null(strstr(html, "<script"), "a script tag from the store reached the page");
+	cr_expect_null(strstr(html, "<img"), "an img tag from the store reached the page");
+	cr_expect_null(strchr(html, '\x1b'));
+	cr_expect(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;"), "the name is not shown");
+	free(html);
+}
