@@ -291,7 +291,9 @@ Test(incident, a_real_incident_names_the_loss_the_process_and_its_unit, .fini = 
 	stop_daemon();
 
 	/* 4. The report names the lost feature, the process that died and its unit. */
-	r = json_tokener_parse(cd("report --config c.conf --since -1h --json", &rc));
+	out = cd("report --config c.conf --since -1h --json", &rc);
+	r = json_tokener_parse(out);
+	free(out);
 	cr_assert_not_null(r);
 	cr_expect_eq(rc, 1, "a window with a lost feature exits 1");
 	rm = json_object_object_get(json_object_object_get(r, "change"), "removed");
