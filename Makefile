@@ -33,15 +33,21 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS := libbpf libcpuid criterion sqlite3 libsystemd json-c libelf zlib
+PKGS := libbpf libcpuid criterion sqlite3 libsystemd json-c libelf zlib libarchive nettle
+# libarchive writes and reads evidence bundles (tar.gz) with its own bounds checks, and
+# nettle (which libarchive already links) computes their SHA-256: neither is hand-rolled.
 DEB_PKGS := gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcpuid-dev \
-	libzydis-dev libcriterion-dev libsqlite3-dev libsystemd-dev libjson-c-dev pkg-config binutils
+	libzydis-dev libcriterion-dev libsqlite3-dev libsystemd-dev libjson-c-dev pkg-config binutils \
+	libarchive-dev nettle-dev
 # What the tests and benchmarks use beyond the build: real tools, not mocks.
-TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus stress-ng bpftrace
+# chromium renders report.html headless: a screenshot, no network request, no console error.
+TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus stress-ng bpftrace \
+	chromium
 
 # Recursively expanded on purpose: pkg-config runs only after `deps` has installed it all.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs libbpf libcpuid sqlite3 libsystemd json-c libelf zlib 2>/dev/null) -lZydis -lZycore
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs libbpf libcpuid sqlite3 libsystemd json-c libelf zlib \
+	libarchive nettle 2>/dev/null) -lZydis -lZycore -lm
 
 # The program is built for the baseline x86-64 so that it survives a migration that takes
 # features away (see README, "It must survive what it watches").
@@ -172,6 +178,9 @@ bench: test-deps $(PROG) $(BENCHES) $(HELPERS)
 # The main job on built-in defaults: the service in the foreground, its store under $(OUT).
 run: $(PROG)
 	$(Q)mkdir -p $(OUT)/state
+	@echo "cpudrift: the evidence store is $(OUT)/state; read it back from another shell with"
+	@echo "  $(PROG) status --state-dir $(OUT)/state    (also events, report, evidence)"
+	@echo "  or: export CPUDRIFT_STATE_DIR=$(CURDIR)/$(OUT)/state; $(PROG) events --since -10m"
 	$(Q)$(PROG) -v run --state-dir $(OUT)/state
 
 # False-alarm soak of the timing analysis: SOAK_DURATION seconds idle, then under stress-ng.

@@ -540,8 +540,9 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (!o->verbose_set)
 		log_set_level(d.cfg.log_level);
-	if (o->state_dir)
-		snprintf(d.cfg.state_dir, sizeof(d.cfg.state_dir), "%s", o->state_dir);
+	if (config_state_dir_given(o->state_dir))
+		snprintf(d.cfg.state_dir, sizeof(d.cfg.state_dir), "%s",
+			 config_state_dir_given(o->state_dir));
 
 	/* 2. the store: also the lock that keeps a second daemon away */
 	ret = store__new(&d.store, d.cfg.state_dir, STORE_LOCK, &err);
