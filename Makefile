@@ -252,16 +252,18 @@ deb:
 		{ tail -n 40 ../build.log; exit 1; }
 	$(Q)mv $(OUT)/deb/*.deb $(OUT)/deb/*.changes $(OUT)/deb/*.buildinfo $(OUT)/
 
-# RPM for Fedora/RHEL 9 built here with rpmbuild from a tarball of the tree; it cannot be
-# installed on Debian (its Requires name Fedora's packages).
+# RPM for Fedora/RHEL 9 built here with rpmbuild from a tarball of the tree (--nodeps: the
+# BuildRequires are Fedora's names); it cannot be installed on Debian (nor are its Requires).
+# `rpm -qp --scripts $(OUT)/rpm/cpudrift-*.rpm` shows the scriptlets.
 RPM_TOP := $(CURDIR)/$(OUT)/rpm
 rpm:
 	@$(MAKE) --no-print-directory install-debs PKGLIST="$(DEB_PKGS) $(PKG_DEB_PKGS)"
 	$(Q)rm -rf $(RPM_TOP) && mkdir -p $(RPM_TOP)/SOURCES
 	$(Q)tar -c --exclude=./$(OUT) --exclude=./build --exclude=./.git \
 		--transform 's|^\.|cpudrift-$(VERSION)|' . | gzip -1 > $(RPM_TOP)/SOURCES/cpudrift-$(VERSION).tar.gz
+	$(Q)cp packaging/sysusers.d/cpudrift.conf $(RPM_TOP)/SOURCES/cpudrift.sysusers
 	$(call msg,RPM,$(RPM_TOP))
-	$(Q)rpmbuild -bb --define '_topdir $(RPM_TOP)' --define 'version_ $(VERSION)' \
+	$(Q)rpmbuild -bb --nodeps --define '_topdir $(RPM_TOP)' --define 'version_ $(VERSION)' \
 		packaging/rpm/cpudrift.spec $(if $(V),,>$(RPM_TOP)/build.log 2>&1) || \
 		{ tail -n 40 $(RPM_TOP)/build.log; exit 1; }
 	$(Q)find $(RPM_TOP)/RPMS -name '*.rpm' -exec mv {} $(RPM_TOP)/ \;
