@@ -189,12 +189,17 @@ soak: $(PROG)
 
 # The QEMU migration lab (tests/vmlab/README.md): live migrations between CPU models with
 # cpudrift in the guest.  Not part of `make test`.  LAB_SCENARIOS picks some of: control
-# lose-avx2 gain paused (default: all).
-LAB_DEB_PKGS := qemu-system-x86 busybox-static linux-image-amd64 cpio python3
+# lose-avx2 gain paused systemd systemd-migrate (default: all).  The systemd scenarios install
+# the .deb (`make deb`) in a Debian 12 guest made with debootstrap (cached under $(OUT)/vmlab).
+LAB_DEB_PKGS := qemu-system-x86 qemu-utils busybox-static linux-image-amd64 cpio python3 \
+	debootstrap e2fsprogs
+LAB_DEB := $(OUT)/cpudrift_$(VERSION)-1_amd64.deb
 .PHONY: lab
 lab: $(PROG)
 	@$(MAKE) --no-print-directory install-debs PKGLIST="$(LAB_DEB_PKGS)"
-	$(Q)python3 tests/vmlab/lab.py $(PROG) $(LAB_SCENARIOS)
+	$(Q)case " $(or $(LAB_SCENARIOS),systemd) " in *" systemd"*) \
+		$(MAKE) --no-print-directory deb ;; esac
+	$(Q)LAB_DEB=$(CURDIR)/$(LAB_DEB) python3 tests/vmlab/lab.py $(PROG) $(LAB_SCENARIOS)
 
 # --- install --------------------------------------------------------------------------------
 
