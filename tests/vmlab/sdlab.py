@@ -249,6 +249,9 @@ def unit_checks(lab, g, props):
     lab.row("runs as cpudrift:adm with the unit's 4 capabilities",
             bool(eff) and int(eff.group(1), 16) == UNIT_CAPS and who[:2] == ["cpudrift", "adm"],
             f"user {' '.join(who)} CapEff {eff.group(1) if eff else '?'}")
+    _, out = sh(g, "systemctl is-enabled cpudrift-hooks.path; systemctl is-active cpudrift-hooks.path")
+    lab.row("cpudrift-hooks.path enabled and watching", out.split() == ["enabled", "active"],
+            " ".join(out.split()))
     return pid
 
 
