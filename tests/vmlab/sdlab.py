@@ -6,6 +6,7 @@ Scenarios `systemd` (install, unit, journal, store, restart, stop, upgrade, purg
 `systemd-migrate` (a live migration Haswell -> Haswell,-avx2 under the unit).  Each returns
 rows (label, ok, observed); ok None is SKIP, with the reason as observed.
 """
+import base64
 import glob
 import hashlib
 import json
@@ -275,6 +276,37 @@ def verify_and_security(lab, g):
                 f"exposure {level}")
 
 
+HOOK_PROBE = """[Service]
+ExecStart=
+ExecStart=/bin/sh -c 'id -un; id -Gn; ls -A /var/lib/cpudrift; cat /var/lib/cpudrift/spool/1; \\
+  ls /var/log >/dev/null 2>&1 || echo no-var-log; \\
+  touch /var/lib/cpudrift/spool/x 2>/dev/null || echo spool-read-only'
+"""
+
+
+def hook_sandbox(lab, g):
+    """Until the daemon spools events, stand in for it: a spool entry renamed into
+    /var/lib/cpudrift/spool (cpudrift:adm 0640) must start cpudrift-hooks.service through the
+    path unit, and the service (here with a probe as ExecStart=) must run as cpudrift-hook,
+    read the entry, see nothing else of the state dir, and not see /var/log."""
+    dropin = "/run/systemd/system/cpudrift-hooks.service.d"
+    probe = base64.b64encode(HOOK_PROBE.encode()).decode()  # the agent takes one line
+    sh(g, f"mkdir -p {dropin} && echo {probe} | base64 -d > {dropin}/lab.conf && "
+          "systemctl daemon-reload && install -d -o cpudrift -g adm -m 0750 /var/lib/cpudrift/spool")
+    sh(g, "cd /var/lib/cpudrift/spool && printf '{\"kind\":\"lab\"}\\n' > .1.tmp && "
+          "chown cpudrift:adm .1.tmp && chmod 0640 .1.tmp && mv .1.tmp 1")
+    time.sleep(3)
+    _, out = sh(g, "journalctl --no-pager -o cat _SYSTEMD_UNIT=cpudrift-hooks.service")
+    want = ["cpudrift-hook", "adm", "spool", '{"kind":"lab"}', "no-var-log", "spool-read-only"]
+    lines = out.splitlines()
+    ok = all(any(w in line.split() or w == line for line in lines) for w in want) and \
+        not any(line.split() and line.split()[0] == "cpudrift.db" for line in lines)
+    lab.row("spool entry starts cpudrift-hooks.service; its sandbox (probe)", ok,
+            " ".join(line for line in lines if line and not line.startswith(("Start", "Finish",
+                                                                              "cpudrift-hooks")))[:150])
+    sh(g, f"rm -rf {dropin} /var/lib/cpudrift/spool && systemctl daemon-reload")
+
+
 def systemd_scenario(lab):
     g = lab.boot("vm", "Haswell")
     g.wait_for("@@READY", 240)
@@ -308,6 +340,7 @@ def systemd_scenario(lab):
                 hout.replace("\n", " | ")[:150])
     else:
         lab.row("... and a run of cpudrift-hooks.service", None, "needs cpudrift hooks run")
+        hook_sandbox(lab, g)
 
     # Reload: same PID, new configuration applied; a bad one refused and kept out.
     if "reload" in has:
