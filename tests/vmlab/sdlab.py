@@ -173,7 +173,7 @@ def sh(g, cmd, timeout=120):
     return st, "\n".join(out)
 
 
-def wait_active(g, since_pid=None, timeout=120):
+def wait_active(g, since_pid=None, timeout=240):
     """Wait for cpudrift.service to be active (Type=notify: after READY=1), with a new
     main PID when since_pid is given.  Returns the unit's properties."""
     deadline = time.monotonic() + timeout
@@ -432,6 +432,11 @@ def migrate_scenario(lab):
     src_cpu, dst_cpu = "Haswell", "Haswell,-avx2"
     src = lab.boot("src", src_cpu)
     src.wait_for("@@READY", 240)
+    # A process of another user that survives the move, started before the daemon (whose
+    # start-up is part of the verdict's window): the at-risk list must see it through
+    # ProtectProc=invisible (CAP_SYS_PTRACE lets the daemon see every user's processes).
+    _, spid = sh(src, as_user("lab", "sleep 100000") + " >/dev/null 2>&1 & echo $!")
+    spid = int(spid.strip().splitlines()[-1])
     props = install(lab, src)
     pid = props.get("MainPID")
     deadline = time.monotonic() + 90
@@ -487,6 +492,13 @@ def migrate_scenario(lab):
     lab.row("journal: migration.suspected high",
             any(e.get("CPUDRIFT_CONFIDENCE") == "high" for e in verdicts),
             ", ".join(f"{e.get('CPUDRIFT_CONFIDENCE')}" for e in verdicts) or "no verdict")
+    _, evs, _ = events(dst, "migration.suspected")
+    procs = [p for e in evs for p in e.get("body", {}).get("at_risk", {}).get("processes", [])]
+    lab.row("at-risk list sees user lab's process (ProtectProc=invisible)",
+            any(p.get("pid") == spid for p in procs),
+            f"{len(procs)} listed" + ("" if any(p.get("pid") == spid for p in procs)
+                                      else f", not sleep[{spid}]") +
+            f", {sum(1 for p in procs if p.get('exe'))} with exe")
     _, alive = sh(dst, f"kill -0 {vpid} 2>/dev/null && echo alive || echo gone")
     lab.row("victim gone", alive.strip() == "gone", alive.strip())
 
