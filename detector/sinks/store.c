@@ -205,13 +205,53 @@ static int read_pid(int fd)
 	return atoi(buf);
 }
 
+/*
+ * The store's files are 0640 and take the state dir's group, whatever the umask: group adm
+ * (the unit's Group=) reads the store with `cpudrift events` and `status`, nobody else does.
+ * Best effort: a file someone else owns stays as it is.
+ */
+static void share_with_group(int fd, const struct stat *dir)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || st.st_uid != geteuid())
+		return;
+	if ((st.st_mode & 07777) != 0640 && fchmod(fd, 0640))
+		log_debug("failed to set mode 0640 on a store file: %s", strerror(errno));
+	if (st.st_gid != dir->st_gid && fchown(fd, (uid_t)-1, dir->st_gid))
+		log_debug("failed to give a store file group %u: %s", (unsigned)dir->st_gid,
+			  strerror(errno));
+}
+
+static void share_files(const char *state_dir)
+{
+	static const char *const names[] = { STORE_DB_NAME, STORE_DB_NAME "-wal",
+					     STORE_DB_NAME "-shm", STORE_LOCK_NAME };
+	int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat dir;
+
+	if (dfd < 0)
+		return;
+	if (!fstat(dfd, &dir))
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			int fd = openat(dfd, names[i],
+					O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+			if (fd >= 0) {
+				share_with_group(fd, &dir);
+				close(fd);
+			}
+		}
+	close(dfd);
+}
+
 static int take_lock(struct store *s, const char *dir, struct errbuf *err)
 {
 	char path[PATH_MAX], buf[16];
 	int fd, n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_NAME);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		errbuf_set(err, "failed to open %s: %s", path, strerror(errno));
 		return -errno;
@@ -302,6 +342,20 @@ int store__new(struct store **out, const char *state_dir, unsigned flags, struct
 		errbuf_set(err, "failed to set up %s: %s", s->path, sqlite3_errmsg(s->db));
 		r = -EIO;
 		goto fail;
+	}
+	if (!s->readonly) {
+		int one = 1;
+
+		/*
+		 * A reader that may not write the state dir (group adm) can open a WAL database
+		 * only while its -wal and -shm files exist (SQLite 3.22+, read-only -shm).  SQLite
+		 * deletes them at the last close; kept, `cpudrift events` works for adm also
+		 * while the daemon is stopped.
+		 */
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+		/* Read something: that creates -wal and -shm now, so they get the mode too. */
+		store_query_i64(s, "SELECT count(*) FROM sqlite_master");
+		share_files(state_dir);
 	}
 	r = migrate(s, err);
 	if (r)
