@@ -129,7 +129,8 @@ int hookexec_list(int dirfd, char ***names)
 	}
 	closedir(d);
 	/* Bytes, not the locale: the order must not depend on who runs it. */
-	qsort(v, (size_t)n, sizeof(*v), cmp_str);
+	if (n > 1)
+		qsort(v, (size_t)n, sizeof(*v), cmp_str);
 	*names = v;
 	return n;
 nomem:

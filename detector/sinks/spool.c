@@ -198,7 +198,8 @@ int spool_list(int dirfd, uint64_t after, uint64_t **seqs)
 		free(v);
 		return -E2BIG;
 	}
-	qsort(v, n, sizeof(*v), cmp_u64);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_u64);
 	*seqs = v;
 	return (int)n;
 }

@@ -518,3 +518,65 @@ Test(daemon_control, members_of_the_store_group_read_it, .init = setup_live)
 			stop();
 	}
 }
+
+/* Faults of a kind the watcher does not report now, then does after a reload. */
+static int trap_events(void)
+{
+	char cmd[600], *out, *p;
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s bytes cc </dev/null >/dev/null 2>&1; sleep 1; "
+		 "%s events --json --kind fault.sigill --state-dir %s",
+		 tu_build("tests/helpers/sigill_child"), tu_build("cpudrift"), at("state"));
+	out = tu_run(cmd);
+	for (p = out; (p = strstr(p, "SIGTRAP")); p++)
+		n++;
+	free(out);
+	return n;
+}
+
+Test(daemon_control, fault_signals_change_without_a_restart, .init = setup_live)
+{
+	char *out;
+	int before;
+
+	start(NULL);
+	cr_assert(tu_wait_for(at("cpudrift.prom"), "cpudrift_up 1", 20000), "no textfile");
+	before = trap_events();
+	cr_expect_eq(before, 0, "SIGTRAP reported while only SIGILL is watched");
+	conf("fault_signals = SIGILL,SIGTRAP\n");
+	out = reload();
+	cr_expect(strstr(out, "exit=0") && strstr(out, "fault_signals"), "%s", out);
+	free(out);
+	cr_expect_gt(trap_events(), 0, "the new fault_signals were not applied by the reload");
+	stop();
+}
+
+/* A textfile that cannot be written is logged once, not every minute, and once it works again. */
+Test(daemon_control, a_textfile_error_is_logged_once_per_change, .init = setup_dir)
+{
+	char extra[300], *log, *p, *out;
+	int n = 0;
+
+	snprintf(extra, sizeof(extra), "textfile_path = %s\n", at("nodir/cpudrift.prom"));
+	conf(extra);
+	start(NULL);
+	for (int i = 0; i < 3; i++) {
+		out = reload(); /* every reload rewrites the textfile */
+		free(out);
+	}
+	log = tu_read_file(at("daemon.log"));
+	for (p = log; (p = strstr(p, "failed to write the Prometheus textfile")); p++)
+		n++;
+	cr_expect_eq(n, 1, "logged %d times: %s", n, log);
+	free(log);
+	mkdir(at("nodir"), 0755);
+	conf(extra);
+	out = reload();
+	free(out);
+	cr_expect(tu_wait_for(at("daemon.log"), "is written again", 5000), "%s",
+		  tu_read_file(at("daemon.log")));
+	cr_expect(tu_wait_for(at("nodir/cpudrift.prom"), "cpudrift_up 1", 1000));
+	stop();
+}
