@@ -208,40 +208,33 @@ static int read_pid(int fd)
 /*
  * The store's files are 0640 and take the state dir's group, whatever the umask: group adm
  * (the unit's Group=) reads the store with `cpudrift events` and `status`, nobody else does.
- * Best effort: a file someone else owns stays as it is.
+ * Best effort: a file someone else owns, or that is not a regular file, stays as it is.
+ *
+ * By name (fchmodat, fchownat), never by opening the file: SQLite holds POSIX (fcntl) locks
+ * on the database, its -wal and its -shm, and closing any descriptor of a file drops every
+ * such lock this process holds on it.  A reader would then take the -shm for abandoned and
+ * reset it under the daemon's mapping (SIGBUS).
  */
-static void share_with_group(int fd, const struct stat *dir)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) || st.st_uid != geteuid())
-		return;
-	if ((st.st_mode & 07777) != 0640 && fchmod(fd, 0640))
-		log_debug("failed to set mode 0640 on a store file: %s", strerror(errno));
-	if (st.st_gid != dir->st_gid && fchown(fd, (uid_t)-1, dir->st_gid))
-		log_debug("failed to give a store file group %u: %s", (unsigned)dir->st_gid,
-			  strerror(errno));
-}
-
 static void share_files(const char *state_dir)
 {
 	static const char *const names[] = { STORE_DB_NAME, STORE_DB_NAME "-wal",
 					     STORE_DB_NAME "-shm", STORE_LOCK_NAME };
 	int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct stat dir;
+	struct stat dir, st;
 
 	if (dfd < 0)
 		return;
-	if (!fstat(dfd, &dir))
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			int fd = openat(dfd, names[i],
-					O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-
-			if (fd >= 0) {
-				share_with_group(fd, &dir);
-				close(fd);
-			}
-		}
+	for (size_t i = 0; !fstat(dfd, &dir) && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+		    st.st_uid != geteuid())
+			continue;
+		if ((st.st_mode & 07777) != 0640 && fchmodat(dfd, names[i], 0640, 0))
+			log_debug("failed to set mode 0640 on %s: %s", names[i], strerror(errno));
+		if (st.st_gid != dir.st_gid &&
+		    fchownat(dfd, names[i], (uid_t)-1, dir.st_gid, AT_SYMLINK_NOFOLLOW))
+			log_debug("failed to give %s group %u: %s", names[i], (unsigned)dir.st_gid,
+				  strerror(errno));
+	}
 	close(dfd);
 }
 
@@ -323,6 +316,18 @@ int store__new(struct store **out, const char *state_dir, unsigned flags, struct
 			   "no evidence store at %s: %s (has the daemon run with this state dir?)",
 			   s->path, strerror(errno));
 		goto fail;
+	}
+	/*
+	 * SQLite gives -wal and -shm the database's mode (and, as root, its owner and group).
+	 * Created here only when missing (O_EXCL): an existing one may be open in this process
+	 * already, and closing a descriptor of it would drop that connection's locks.
+	 */
+	if (!s->readonly) {
+		int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+
+		if (fd >= 0)
+			close(fd);
+		share_files(state_dir);
 	}
 	oflags = s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	if (sqlite3_open_v2(s->path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {

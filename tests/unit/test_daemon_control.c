@@ -20,6 +20,7 @@
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+#include <sqlite3.h>
 
 #include "core/features.h"
 #include "core/log.h"
@@ -578,5 +579,37 @@ Test(daemon_control, a_textfile_error_is_logged_once_per_change, .init = setup_d
 	cr_expect(tu_wait_for(at("daemon.log"), "is written again", 5000), "%s",
 		  tu_read_file(at("daemon.log")));
 	cr_expect(tu_wait_for(at("nodir/cpudrift.prom"), "cpudrift_up 1", 1000));
+	stop();
+}
+
+/*
+ * Readers of the store (the CLI, a script with sqlite3) come and go while the daemon writes:
+ * the daemon must never lose the locks SQLite holds on the -shm it has mapped (a reader
+ * would reset it under the daemon, which then dies of SIGBUS).
+ */
+Test(daemon_control, readers_coming_and_going_never_hurt_the_daemon, .init = setup_live)
+{
+	char cmd[800], *out;
+
+	start(NULL);
+	cr_assert(tu_wait_for(at("cpudrift.prom"), "cpudrift_up 1", 20000), "no textfile");
+	for (int i = 0; i < 20; i++) {
+		sqlite3 *h = NULL;
+
+		snprintf(cmd, sizeof(cmd),
+			 "%s ud2 </dev/null >/dev/null 2>&1; %s events --json --state-dir %s "
+			 ">/dev/null 2>&1; echo ok",
+			 tu_build("tests/helpers/sigill_child"), tu_build("cpudrift"), at("state"));
+		out = tu_run(cmd);
+		free(out);
+		/* a reader of its own, as a script would be */
+		if (sqlite3_open_v2(at("state/cpudrift.db"), &h, SQLITE_OPEN_READONLY, NULL) ==
+		    SQLITE_OK)
+			sqlite3_exec(h, "SELECT count(*) FROM events", NULL, NULL, NULL);
+		sqlite3_close(h);
+		cr_assert_eq(kill(daemon_pid, 0), 0, "the daemon died after %d readers", i + 1);
+	}
+	usleep(500000);
+	cr_expect_eq(waitpid(daemon_pid, NULL, WNOHANG), 0, "the daemon is gone");
 	stop();
 }
