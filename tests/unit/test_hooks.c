@@ -472,3 +472,38 @@ Test(hooks, what_a_hook_leaves_running_is_killed_when_it_exits)
 	close(fd);
 	close(dfd);
 }
+
+/* `cpudrift hooks run` as the hook unit runs it, paths from its options; its exit status. */
+Test(hooks, the_command_takes_its_paths_from_options_and_says_how_it_went)
+{
+	char cmd[1024], *out;
+
+	put(at("empty.conf"), "# nothing: every path comes from the options\n", 0644);
+	logging_hook("10-a");
+	spool_events(0, 2);
+#define RUN                                                                                        \
+	snprintf(cmd, sizeof(cmd),                                                                 \
+		 "%s hooks run --config %s --state-dir %s --hooks-dir %s --cursor %s --timeout 2 " \
+		 "2>&1; echo \"exit=$?\"",                                                         \
+		 tu_build("cpudrift"), at("empty.conf"), at("state"), at("hooks.d"),               \
+		 at("runner/cursor"))
+	RUN;
+	out = tu_run(cmd);
+	cr_expect(strstr(out, "exit=0"), "%s", out);
+	free(out);
+	cr_expect_eq(cursor().seq, 2);
+	put(at("hooks.d/20-fail"), "#!/bin/sh\nexit 9\n", 0755);
+	spool_events(2, 1);
+	RUN;
+	out = tu_run(cmd);
+	cr_expect(strstr(out, "exit=1") && strstr(out, "exit status 9"), "%s", out);
+	free(out);
+	chmod(at("hooks.d"), 0757);
+	spool_events(3, 1);
+	RUN;
+	out = tu_run(cmd);
+	cr_expect(strstr(out, "exit=2") && strstr(out, "world-writable"), "%s", out);
+	free(out);
+	cr_expect_eq(cursor().seq, 3, "an unsafe folder moved the cursor");
+#undef RUN
+}
