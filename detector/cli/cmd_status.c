@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * cpudrift status: is the daemon running, in which mode and why, the baseline, the last
- * snapshot and verdict, the counters.  Reads the store; works without the daemon.
+ * cpudrift status: is the daemon running, in which mode and why, every source and whether
+ * it runs (and why not), the last reload, the baseline, the last snapshot and verdict, the
+ * counters.  Reads the store; works without the daemon.
  * Exit 0 running in full mode, 1 not running or degraded, 2 error.
  */
 #include <getopt.h>
@@ -20,7 +21,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cpudrift status [--json] [--state-dir DIR] [--config FILE]\n\n"
-		"Whether the daemon runs (full or degraded mode, and why), the baseline, the last\n"
+		"Whether the daemon runs (full or degraded mode, and why), each source it reads or\n"
+		"writes and whether it runs (and why not), the last reload, the baseline, the last\n"
 		"snapshot, the last verdict and the counters.\n\n"
 		"Exit status: 0 running in full mode, 1 not running or degraded, 2 error.\n");
 }
@@ -82,11 +84,13 @@ static int fault_cb(const char *class_, const char *feature, int64_t n, void *ar
 
 static struct json_object *collect(struct store *s, const char *dir, int running, int pid)
 {
-	static const char *const keys[] = { "mode", "mode_reason", "started", "version", "config" };
+	static const char *const keys[] = { "mode",	     "mode_reason",    "started",
+					    "version",	     "config",	       "reload_seq",
+					    "reload_result", "reload_message", "reload_time" };
 	struct json_object *o = json_object_new_object(), *ev, *faults, *verdict = NULL;
 	struct event_query q = { .kind = EV_MIGRATION_SUSPECTED, .limit = 1 };
 	int64_t counts[EV__COUNT][SEV_CRITICAL + 1];
-	char buf[1024];
+	char buf[8192];
 
 	json_object_object_add(o, "state_dir", json_object_new_string(dir));
 	json_object_object_add(o, "running", json_object_new_boolean(running == 1));
@@ -95,6 +99,15 @@ static struct json_object *collect(struct store *s, const char *dir, int running
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!store_get_status(s, keys[i], buf, sizeof(buf)))
 			json_object_object_add(o, keys[i], json_object_new_string(buf));
+	/* Written by the daemon as JSON; shown as it is, or not at all. */
+	if (!store_get_status(s, "sources", buf, sizeof(buf))) {
+		struct json_object *src = json_tokener_parse(buf);
+
+		if (json_object_is_type(src, json_type_object))
+			json_object_object_add(o, "sources", src);
+		else
+			json_object_put(src);
+	}
 	json_object_object_add(o, "baseline", snap_json(s, SEL_BASELINE));
 	json_object_object_add(o, "last_snapshot", snap_json(s, SEL_LATEST));
 	store_query_events(s, &q, last_cb, &verdict);
@@ -138,6 +151,13 @@ static void print_snap(const char *label, struct json_object *o)
 	       str(o, "x86_64_level", "?"), str(o, "features", "?"), str(o, "id", "?"));
 }
 
+static void print_source(const char *name, struct json_object *src)
+{
+	bool on = json_object_get_boolean(json_object_object_get(src, "active"));
+
+	printf("  %-14s %-8s %s\n", name, on ? "running" : "off", str(src, "detail", ""));
+}
+
 static void print_text(struct json_object *o)
 {
 	struct json_object *v, *ev, *faults;
@@ -151,6 +171,17 @@ static void print_text(struct json_object *o)
 	reason = str(o, "mode_reason", "");
 	printf("%-14s %s%s%s\n", "mode:", str(o, "mode", "unknown"), *reason ? ": " : "", reason);
 	printf("%-14s %s\n", "state dir:", str(o, "state_dir", "?"));
+	v = json_object_object_get(o, "sources");
+	if (v) {
+		printf("sources:\n");
+		json_object_object_foreach(v, name, src)
+		{
+			print_source(name, src);
+		}
+	}
+	if (*str(o, "reload_result", ""))
+		printf("%-14s %s (#%s): %s\n", "last reload:", str(o, "reload_result", ""),
+		       str(o, "reload_seq", "?"), str(o, "reload_message", ""));
 	print_snap("baseline:", json_object_object_get(o, "baseline"));
 	print_snap("last snapshot:", json_object_object_get(o, "last_snapshot"));
 	v = json_object_object_get(o, "last_verdict");
