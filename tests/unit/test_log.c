@@ -140,7 +140,7 @@ Test(log, control_characters_never_reach_the_output_raw)
 	close(fd);
 	out = tu_read_file(errpath);
 	cr_assert(out);
-	cr_expect(strstr(out, "\\x1b[2J\\x1b[31mforged"), "%s", out);
+	cr_expect(strstr(out, "\\e[2J\\e[31mforged"), "%s", out);
 	cr_expect(!strchr(out, '\x1b') && !strchr(out, '\r'), "a raw control character: %s", out);
 	free(out);
 }
