@@ -7,13 +7,14 @@
 #include "core/features.h"
 
 const struct feature feature_table[FEAT__COUNT] = {
-#define FEAT(id, nm, lf, sl, rg, bt, xs, ds) \
-	[FEAT_##id] = { .name = nm,          \
-			.leaf = lf,          \
-			.subleaf = sl,       \
-			.reg = rg,           \
-			.bit = bt,           \
-			.xstate = xs,        \
+#define FEAT(id, nm, lf, sl, rg, bt, xs, sc, ds) \
+	[FEAT_##id] = { .name = nm,              \
+			.leaf = lf,              \
+			.subleaf = sl,           \
+			.reg = rg,               \
+			.bit = bt,               \
+			.xstate = xs,            \
+			.scope = SCOPE_##sc,     \
 			.desc = ds },
 #include "core/features.def"
 #undef FEAT
@@ -25,6 +26,17 @@ int feature_lookup(const char *name)
 		if (!strcmp(feature_table[i].name, name))
 			return i;
 	return -1;
+}
+
+const char *feature_scope_name(int scope)
+{
+	static const char *const names[] = {
+		[SCOPE_USER] = "user",
+		[SCOPE_HINT] = "hint",
+		[SCOPE_SYS] = "sys",
+	};
+
+	return scope >= 0 && scope <= SCOPE_SYS ? names[scope] : "?";
 }
 
 int featset_count(const struct featset *s)
@@ -51,6 +63,31 @@ void featset_and(struct featset *out, const struct featset *a, const struct feat
 {
 	for (int i = 0; i < FEATSET_WORDS; i++)
 		out->w[i] = a->w[i] & b->w[i];
+}
+
+void featset_or(struct featset *out, const struct featset *a, const struct featset *b)
+{
+	for (int i = 0; i < FEATSET_WORDS; i++)
+		out->w[i] = a->w[i] | b->w[i];
+}
+
+void featset_scope(struct featset *out, const struct featset *s, int scope)
+{
+	struct featset r = { 0 };
+	int id;
+
+	featset_for_each (id, s)
+		if (feature_table[id].scope == scope)
+			featset_add(&r, id);
+	*out = r;
+}
+
+bool featset_subset(const struct featset *a, const struct featset *b)
+{
+	for (int i = 0; i < FEATSET_WORDS; i++)
+		if (a->w[i] & ~b->w[i])
+			return false;
+	return true;
 }
 
 static int name_cmp(const void *a, const void *b)
