@@ -116,6 +116,19 @@ struct json_object *featset_to_json(const struct featset *s)
 	return a;
 }
 
+struct json_object *featset_to_json_by_scope(const struct featset *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int sc = SCOPE_USER; sc <= SCOPE_SYS && o; sc++) {
+		struct featset part;
+
+		featset_scope(&part, s, sc);
+		json_object_object_add(o, feature_scope_name(sc), featset_to_json(&part));
+	}
+	return o;
+}
+
 uint64_t featset_hash(const struct featset *s)
 {
 	const char *names[FEAT__COUNT];
@@ -182,4 +195,12 @@ int x86_level(const struct featset *adv, bool has_xcr0, uint64_t xcr0)
 		level = l + 1;
 	}
 	return level;
+}
+
+const char *x86_level_name(int level)
+{
+	static const char *const names[] = { "none", "x86-64-v1", "x86-64-v2", "x86-64-v3",
+					     "x86-64-v4" };
+
+	return level >= 0 && level <= 4 ? names[level] : "?";
 }

@@ -112,6 +112,8 @@ int featset_names(const struct featset *s, const char **out);
 struct json_object;
 /** The names of @s as a new JSON array, sorted by name (the one JSON form of a set). */
 struct json_object *featset_to_json(const struct featset *s);
+/** {"user": [...], "hint": [...], "sys": [...]}: the names of @s split by scope. */
+struct json_object *featset_to_json_by_scope(const struct featset *s);
 /**
  * A stable fingerprint of a set: 64-bit FNV-1a over the sorted names joined with ','.
  * Independent of table order, so adding rows to the table never changes old hashes.
@@ -129,5 +131,7 @@ bool feature_xstate_enabled(int id, bool has_xcr0, uint64_t xcr0);
  * Returns 0 when not even the baseline is met.
  */
 int x86_level(const struct featset *advertised, bool has_xcr0, uint64_t xcr0);
+/** "x86-64-v1" ... "x86-64-v4", "none" for 0 (as the other commands print levels). */
+const char *x86_level_name(int level);
 
 #endif
