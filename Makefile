@@ -182,8 +182,8 @@ soak: $(PROG)
 
 # The QEMU migration lab (tests/vmlab/README.md): live migrations between CPU models with
 # cpudrift in the guest.  Not part of `make test`.  LAB_SCENARIOS picks some of: control
-# lose-avx2 gain paused (default: all).
-LAB_DEB_PKGS := qemu-system-x86 busybox-static linux-image-amd64 cpio python3
+# lose-avx2 gain paused fleet (default: all).
+LAB_DEB_PKGS := qemu-system-x86 busybox-static linux-image-amd64 cpio python3 cpuid
 .PHONY: lab
 lab: $(PROG)
 	@$(MAKE) --no-print-directory install-debs PKGLIST="$(LAB_DEB_PKGS)"

@@ -13,7 +13,11 @@ import time
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 
 
-def _connect(path, deadline):
+class QemuExited(RuntimeError):
+    """QEMU stopped before its sockets came up (a refused -cpu, for example)."""
+
+
+def _connect(path, deadline, proc):
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -21,6 +25,8 @@ def _connect(path, deadline):
             return s
         except OSError:
             s.close()
+            if proc.poll() is not None:
+                raise QemuExited(f"QEMU exited with status {proc.returncode}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no socket at {path}")
             time.sleep(0.05)
@@ -48,7 +54,7 @@ class Lines:
 
 
 class Guest:
-    def __init__(self, workdir, name, cpu, kernel, initrd, incoming=None):
+    def __init__(self, workdir, name, cpu, kernel, initrd, incoming=None, append=""):
         self.name, self.cpu, self.dir = name, cpu, workdir
         self.qmp_path = os.path.join(workdir, f"{name}.qmp")
         self.ctl_path = os.path.join(workdir, f"{name}.ctl")
@@ -61,7 +67,8 @@ class Guest:
         args = [QEMU, "-accel", "tcg", "-cpu", cpu, "-m", "256M", "-smp", "1",
                 "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
                 "-kernel", kernel, "-initrd", initrd,
-                "-append", "console=ttyS0 panic=-1 quiet " + os.environ.get("LAB_APPEND", ""),
+                "-append", " ".join(["console=ttyS0 panic=-1 quiet", append,
+                                     os.environ.get("LAB_APPEND", "")]),
                 "-serial", f"file:{self.console}",
                 "-chardev", f"socket,id=ctl,path={self.ctl_path},server=on,wait=off",
                 "-serial", "chardev:ctl",
@@ -72,10 +79,10 @@ class Guest:
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(workdir, f"{name}.stderr"), "w"))
         deadline = time.monotonic() + 10
-        self.qmp = Lines(_connect(self.qmp_path, deadline))
+        self.qmp = Lines(_connect(self.qmp_path, deadline, self.proc))
         self.qmp.readline(10)  # greeting
         self.execute("qmp_capabilities")
-        self.ctl = Lines(_connect(self.ctl_path, deadline))
+        self.ctl = Lines(_connect(self.ctl_path, deadline, self.proc))
 
     def execute(self, cmd, **args):
         msg = {"execute": cmd}
