@@ -123,6 +123,66 @@ static int cand_cmp(const void *pa, const void *pb)
 	return (int)b->fit.m->version - (int)a->fit.m->version;
 }
 
+/* Fewer inputs in the way first, then the newest. */
+static int near_cmp(const void *pa, const void *pb)
+{
+	const struct cand *a = pa, *b = pb;
+
+	if (a->fit.level != b->fit.level) /* level holds the blocking inputs here */
+		return a->fit.level - b->fit.level;
+	return b->nusable - a->nusable;
+}
+
+/*
+ * Models with more usable features than the newest fit that the fewest inputs keep out:
+ * "all but these two hosts could run EPYC-Rome".  Models that no input could run are not
+ * near.  @scratch holds models_count entries.
+ */
+static void find_near(struct fleet_report *r, struct cand *scratch, int best)
+{
+	struct featset fs, missing;
+	size_t n = 0;
+
+	for (size_t i = 0; i < models_count; i++) {
+		const struct named_model *m = &models_table[i];
+		struct cand *c = &scratch[n];
+		size_t blocking = 0;
+
+		if (!vendor_allowed(r, m))
+			continue;
+		models_features(m, &fs);
+		usable(&c->usable, &fs);
+		c->nusable = featset_count(&c->usable);
+		featset_minus(&missing, &c->usable, &r->common);
+		if (c->nusable <= best || !featset_count(&missing))
+			continue;
+		for (size_t k = 0; k < r->ninputs; k++)
+			blocking += !featset_subset(&c->usable, &r->inputs[k].features);
+		if (blocking >= r->ninputs)
+			continue;
+		c->fit.m = m;
+		c->fit.lacks = missing;
+		c->fit.level = (int)blocking;
+		n++;
+	}
+	qsort(scratch, n, sizeof(*scratch), near_cmp);
+	r->nnear = 0;
+	for (size_t i = 0; i < n && r->nnear < FLEET_NEAR_MAX; i++) {
+		size_t k;
+
+		/* One version per missing set: the newest, which sorts first. */
+		for (k = 0; k < i; k++)
+			if (featset_equal(&scratch[k].fit.lacks, &scratch[i].fit.lacks))
+				break;
+		if (k < i)
+			continue;
+		r->near[r->nnear].m = scratch[i].fit.m;
+		r->near[r->nnear].missing = scratch[i].fit.lacks;
+		r->near[r->nnear].blocking = (size_t)scratch[i].fit.level;
+		r->nnear++;
+	}
+}
+
 /*
  * The newest fitting models, one per distinct usable set: the versions of a model that
  * differ only in kernel bits or MSRs are represented by the latest.
@@ -148,8 +208,6 @@ static int find_fits(struct fleet_report *r)
 		c[n].fit.m = m;
 		c[n].fit.level = x86_level(&fs, false, 0);
 		featset_minus(&c[n].fit.lacks, &cu, &c[n].usable);
-		featset_del(&c[n].fit.lacks, FEAT_OSXSAVE);
-		featset_del(&c[n].fit.lacks, FEAT_OSPKE);
 		c[n].nusable = featset_count(&c[n].usable);
 		n++;
 	}
@@ -164,6 +222,7 @@ static int find_fits(struct fleet_report *r)
 		if (k == i)
 			r->fits[r->nfits++] = c[i].fit;
 	}
+	find_near(r, c, n ? c[0].nusable : 0);
 	free(c);
 	return 0;
 }
@@ -485,6 +544,28 @@ struct json_object *fleet_to_json(const struct fleet_report *r)
 		json_object_array_add(a, e);
 	}
 	json_object_object_add(o, "models", a);
+
+	a = json_object_new_array();
+	for (size_t i = 0; i < r->nnear; i++) {
+		struct json_object *e = models_to_json(r->near[i].m, false), *miss;
+		int id;
+
+		json_object_object_add(e, "blocking_inputs",
+				       json_object_new_int64((int64_t)r->near[i].blocking));
+		miss = json_object_new_object();
+		featset_for_each (id, &r->near[i].missing) {
+			struct json_object *who = json_object_new_array();
+
+			for (size_t k = 0; k < r->ninputs; k++)
+				if (!featset_has(&r->inputs[k].features, id))
+					json_object_array_add(
+						who, json_object_new_string(r->inputs[k].name));
+			json_object_object_add(miss, feature_table[id].name, who);
+		}
+		json_object_object_add(e, "missing", miss);
+		json_object_array_add(a, e);
+	}
+	json_object_object_add(o, "near_misses", a);
 	json_object_object_add(o, "qemu", config_json(&r->qemu, fleet_qemu_cpu(r), 1));
 	json_object_object_add(o, "libvirt", config_json(&r->libvirt, fleet_libvirt_xml(r), 0));
 	return o;

@@ -22,8 +22,9 @@
 #include "core/features.h"
 #include "core/snapshot.h"
 
-/* The newest fitting models a report names. */
+/* The newest fitting models a report names, and the near misses. */
 #define FLEET_MODELS_MAX 5
+#define FLEET_NEAR_MAX 3
 
 /* What a fleet keeps of one input. */
 struct fleet_input {
@@ -43,6 +44,13 @@ struct fleet_fit {
 	const struct named_model *m;
 	int level;
 	struct featset lacks; /* user and hint features of the common set it does not define */
+};
+
+/* A model newer than every fit that all but a few inputs could run. */
+struct fleet_near {
+	const struct named_model *m;
+	struct featset missing; /* user and hint features it defines that some input lacks */
+	size_t blocking; /* inputs that lack one of them */
 };
 
 /* One tool's configuration masking a VM to the common set. */
@@ -68,6 +76,8 @@ struct fleet_report {
 	struct featset target;
 	size_t nfits;
 	struct fleet_fit fits[FLEET_MODELS_MAX];
+	size_t nnear;
+	struct fleet_near near[FLEET_NEAR_MAX];
 	struct fleet_config qemu, libvirt;
 	const char *qemu_version; /* base restricted to models this QEMU defines, or NULL */
 };

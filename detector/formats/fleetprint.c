@@ -63,6 +63,50 @@ static void print_config_notes(FILE *f, const struct fleet_config *c, const char
 	}
 }
 
+static bool lacks_same(const struct fleet_report *r, int a, int b)
+{
+	for (size_t k = 0; k < r->ninputs; k++)
+		if (featset_has(&r->inputs[k].features, a) !=
+		    featset_has(&r->inputs[k].features, b))
+			return false;
+	return true;
+}
+
+/* The missing features grouped by the inputs that lack them, three inputs named each. */
+static void print_near(FILE *f, const struct fleet_report *r, const struct fleet_near *nm)
+{
+	struct featset left = nm->missing;
+	int id;
+
+	fprintf(f, "%-12s ", "");
+	print_model_ref(f, nm->m);
+	fprintf(f, ": kept out by %zu of %zu inputs\n", nm->blocking, r->ninputs);
+	featset_for_each (id, &nm->missing) {
+		size_t lack = 0, shown = 0;
+		struct featset group = { 0 };
+		int other;
+
+		if (!featset_has(&left, id))
+			continue;
+		featset_for_each (other, &left)
+			if (lacks_same(r, id, other))
+				featset_add(&group, other);
+		featset_minus(&left, &left, &group);
+		for (size_t k = 0; k < r->ninputs; k++)
+			lack += !featset_has(&r->inputs[k].features, id);
+		fprintf(f, "%-14s missing on %zu:", "", lack);
+		for (size_t k = 0; k < r->ninputs && shown < 3; k++) {
+			if (featset_has(&r->inputs[k].features, id))
+				continue;
+			fputc(' ', f);
+			print_escaped(f, r->inputs[k].name);
+			shown++;
+		}
+		fprintf(f, "%s\n", lack > shown ? " ..." : "");
+		featset_print_wrapped(&group, 16, f);
+	}
+}
+
 void fleet_print(const struct fleet_report *r, FILE *f)
 {
 	size_t guests = 0;
@@ -123,6 +167,11 @@ void fleet_print(const struct fleet_report *r, FILE *f)
 			fprintf(f, "%-14s lacks nothing of the common set\n", "");
 		}
 	}
+
+	if (r->nnear)
+		fprintf(f, "%-12s newer models that all but a few inputs could run\n", "near");
+	for (size_t i = 0; i < r->nnear; i++)
+		print_near(f, r, &r->near[i]);
 
 	cpu = fleet_qemu_cpu(r);
 	fprintf(f, "%-12s ", "qemu");
