@@ -7,6 +7,7 @@
 #include "capture/atrisk.h"
 #include "core/log.h"
 #include "daemon/pipeline.h"
+#include "formats/snapexport.h"
 #include "sinks/sink_hooks.h"
 #include "sinks/sink_journal.h"
 #include "sinks/store.h"
@@ -145,6 +146,20 @@ static int deliver(struct pipeline *p, struct evlist *l, int ret)
 
 /* --- the snapshot cycle ---------------------------------------------------------------- */
 
+/* The fleet export (`export = on`): the live daemon's newest snapshot, never a replay's. */
+static void export_snapshot(struct pipeline *p)
+{
+	const struct snapshot *s = tracker_current(engine_tracker(p->engine));
+	int r;
+
+	if (!s || !p->o.live || !p->o.cfg->export_snapshot)
+		return;
+	r = snapexport_write(p->o.cfg->state_dir, s);
+	if (r)
+		log_warn("failed to write %s/%s/%s: %s", p->o.cfg->state_dir, SNAPEXPORT_DIR,
+			 SNAPEXPORT_FILE, strerror(-r));
+}
+
 static void textfile_snapshot(struct pipeline *p)
 {
 	const struct snapshot *s = tracker_current(engine_tracker(p->engine));
@@ -203,6 +218,7 @@ int pipeline_snapshot(struct pipeline *p, struct snapshot *s)
 			p->stored_digest = digest;
 	}
 	textfile_snapshot(p);
+	export_snapshot(p);
 	return ret;
 }
 
@@ -254,6 +270,7 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 		snapshot__free(s);
 	ret = deliver(p, &out, ret);
 	textfile_snapshot(p);
+	export_snapshot(p);
 	return ret < 0 ? ret : 0;
 }
 
