@@ -49,20 +49,51 @@ size_t fleet_count(const struct fleet *f)
 	return f->n;
 }
 
+static int grow(struct fleet *f, size_t need)
+{
+	size_t cap = f->cap ? f->cap : 64;
+	struct fleet_input *v;
+
+	if (need <= f->cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	v = realloc(f->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	f->v = v;
+	f->cap = cap;
+	return 0;
+}
+
+int fleet_reserve(struct fleet *f, size_t n)
+{
+	int r = grow(f, f->n + n);
+
+	if (r)
+		return r;
+	/* An unset slot has no name: fleet_analyse() refuses it. */
+	memset(&f->v[f->n], 0, n * sizeof(f->v[0]));
+	f->n += n;
+	return 0;
+}
+
 int fleet_add(struct fleet *f, const char *name, const struct snapshot *s)
 {
-	struct fleet_input *in;
+	int r = fleet_reserve(f, 1);
 
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 64;
-		struct fleet_input *v = realloc(f->v, cap * sizeof(*v));
+	if (!r)
+		r = fleet_set(f, f->n - 1, name, s);
+	if (r && f->n && !f->v[f->n - 1].name)
+		f->n--;
+	return r;
+}
 
-		if (!v)
-			return -ENOMEM;
-		f->v = v;
-		f->cap = cap;
-	}
-	in = &f->v[f->n];
+int fleet_set(struct fleet *f, size_t i, const char *name, const struct snapshot *s)
+{
+	struct fleet_input *in = &f->v[i];
+
+	free(in->name);
 	memset(in, 0, sizeof(*in));
 	in->name = strdup(name);
 	if (!in->name)
@@ -78,7 +109,6 @@ int fleet_add(struct fleet *f, const char *name, const struct snapshot *s)
 	in->has_xcr0 = s->has_xcr0;
 	in->xcr0 = s->xcr0;
 	in->features = s->features;
-	f->n++;
 	return 0;
 }
 
@@ -307,6 +337,9 @@ int fleet_analyse(struct fleet *f, const char *qemu_version, struct fleet_report
 	memset(r, 0, sizeof(*r));
 	if (!f->n)
 		return -EINVAL;
+	for (size_t i = 0; i < f->n; i++)
+		if (!f->v[i].name)
+			return -EINVAL;
 	r->ninputs = f->n;
 	r->inputs = f->v;
 	r->qemu_version = qemu_version;

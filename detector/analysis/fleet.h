@@ -89,12 +89,19 @@ struct fleet *fleet__new(void);
 void fleet__free(struct fleet *f);
 /** Add a decoded snapshot under @name (copied).  0 or -ENOMEM. */
 int fleet_add(struct fleet *f, const char *name, const struct snapshot *s);
+/**
+ * Make room for @n inputs, to be filled with fleet_set() in any order and from several
+ * threads at once (each index by one).  0 or -ENOMEM.
+ */
+int fleet_reserve(struct fleet *f, size_t n);
+/** Fill input @i (below fleet_reserve()'s @n) from @s under @name.  0 or -ENOMEM. */
+int fleet_set(struct fleet *f, size_t i, const char *name, const struct snapshot *s);
 /** How many inputs were added. */
 size_t fleet_count(const struct fleet *f);
 /**
  * Compute the report.  @qemu_version ("7.2"; NULL: any) restricts the base of the QEMU
  * -cpu string to models that release defines.  Valid until the fleet is freed or added
- * to.  0, or -EINVAL for an empty fleet.
+ * to.  0, -EINVAL for an empty fleet or an input reserved and never set, or -ENOMEM.
  */
 int fleet_analyse(struct fleet *f, const char *qemu_version, struct fleet_report *out);
 

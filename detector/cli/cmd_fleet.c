@@ -5,8 +5,8 @@
 #include "analysis/fleet.h"
 #include "cli/cli.h"
 #include "core/log.h"
-#include "formats/dumpfmt.h"
 #include "formats/fleetprint.h"
+#include "formats/fleetread.h"
 
 static void usage(FILE *f)
 {
@@ -33,6 +33,7 @@ int cmd_fleet(int argc, char **argv)
 		{},
 	};
 	const char *outpath = NULL, *qemu = NULL;
+	struct errbuf err = { "" };
 	struct fleet_report r;
 	struct fleet *fl = NULL;
 	bool json = false;
@@ -70,19 +71,9 @@ int cmd_fleet(int argc, char **argv)
 		log_err("failed to start a fleet: out of memory");
 		return EXIT_ERROR;
 	}
-	/* One snapshot at a time: only its summary is kept. */
-	for (int i = optind; i < argc; i++) {
-		struct errbuf err = { "" };
-		struct snapshot *s = NULL;
-		int e = dump_import_file(argv[i], &s, &err);
-
-		if (!e)
-			e = fleet_add(fl, argv[i], s);
-		snapshot__free(s);
-		if (e) {
-			log_err("failed to read fleet input: %s", err.msg[0] ? err.msg : argv[i]);
-			goto out;
-		}
+	if (fleet_read_files(fl, argv + optind, (size_t)(argc - optind), 0, &err)) {
+		log_err("failed to read fleet input: %s", err.msg);
+		goto out;
 	}
 	if (fleet_analyse(fl, qemu, &r)) {
 		log_err("failed to analyse the fleet: out of memory");
