@@ -37,3 +37,14 @@ void tu_rmtree(const char *dir)
 	if (dir && dir[0] && nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS))
 		cr_log_warn("could not remove %s", dir);
 }
+
+const char *tu_build(const char *rel)
+{
+	static char buf[8][512];
+	static int k;
+	const char *b = getenv("CPUDRIFT_BUILD");
+
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", b ? b : CPUDRIFT_SRCDIR "/build", rel);
+	return buf[k];
+}

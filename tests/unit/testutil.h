@@ -7,5 +7,7 @@
 char *tu_read_file(const char *path);
 /** Remove @dir and everything below it; logs (does not fail) when it cannot. */
 void tu_rmtree(const char *dir);
+/** @rel under the build folder ($CPUDRIFT_BUILD, else build/ of the source tree). */
+const char *tu_build(const char *rel);
 
 #endif
