@@ -28,6 +28,7 @@
 #include "capture/capture.h"
 #include "core/log.h"
 #include "formats/dumpfmt.h"
+#include "formats/fleetread.h"
 #include "formats/snapjson.h"
 #include "testutil.h"
 
@@ -710,4 +711,35 @@ Test(check, another_vms_snapshot_against_a_qemu_model, .init = check_setup, .fin
 	snprintf(cmd, sizeof(cmd), "%s check --vm %s qemu:NoSuchCpu", prog(), tcg_dumps[0]);
 	cr_expect_eq(run(cmd, out, sizeof(out)), 2, "%s", out);
 	snapshot__free(vm);
+}
+
+/* Read on several threads: the same report as on one, inputs in argument order, and the
+ * first unreadable file in that order is the one named. */
+Test(fleet, threaded_reading_keeps_order_and_names_the_first_bad_file)
+{
+	char *paths[48], bad[2][64] = { "/nonexistent/host-07.json", "/nonexistent/host-31.json" };
+	struct fleet *one = fleet__new(), *many = fleet__new();
+	struct fleet_report r1, rn;
+	struct errbuf err = { "" };
+
+	cr_assert(one && many);
+	for (size_t i = 0; i < 48; i++)
+		paths[i] = (char *)tcg_dumps[i % NTCG];
+	cr_assert_eq(fleet_read_files(one, paths, 48, 1, &err), 0, "%s", err.msg);
+	cr_assert_eq(fleet_read_files(many, paths, 48, 4, &err), 0, "%s", err.msg);
+	cr_assert_eq(fleet_analyse(one, NULL, &r1), 0);
+	cr_assert_eq(fleet_analyse(many, NULL, &rn), 0);
+	cr_expect(featset_equal(&r1.common, &rn.common));
+	for (size_t i = 0; i < 48; i++) {
+		cr_expect_str_eq(rn.inputs[i].name, paths[i]);
+		cr_expect(featset_equal(&rn.inputs[i].features, &r1.inputs[i].features));
+	}
+	fleet__free(many);
+	many = fleet__new();
+	paths[7] = bad[0];
+	paths[31] = bad[1];
+	cr_expect_neq(fleet_read_files(many, paths, 48, 4, &err), 0);
+	cr_expect(strstr(err.msg, "host-07.json"), "%s", err.msg);
+	fleet__free(one);
+	fleet__free(many);
 }
