@@ -229,6 +229,79 @@ void preflight_print(const struct preflight *p, const char *vm, const char *targ
 	print_scoped(f, &p->gained, 13, false);
 }
 
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t jint(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+void atrisk_print(struct json_object *ar, size_t shown, FILE *f)
+{
+	struct json_object *groups, *procs;
+	size_t n;
+
+	if (!ar) {
+		fprintf(f, "%-12s none at risk: nothing a program can use would be lost\n",
+			"processes");
+		return;
+	}
+	fprintf(f,
+		"%-12s %lld running now would be at risk (%lld map glibc-hwcaps above the "
+		"target's level, %lld run with glibc's AVX2 mask)%s\n",
+		"processes", (long long)jint(ar, "total"), (long long)jint(ar, "above_level"),
+		(long long)jint(ar, "masked"),
+		json_object_get_boolean(json_object_object_get(ar, "complete")) ?
+			"" :
+			"; the scan was incomplete");
+	groups = json_object_object_get(ar, "groups");
+	n = json_object_array_length(groups);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *g = json_object_array_get_idx(groups, i);
+		const char *name = jstr(g, "name"), *remedy = jstr(g, "remedy");
+
+		fprintf(f, "%-12s ", i ? "" : "by unit");
+		print_escaped(f, name ? name : "?");
+		fprintf(f, ": %lld process%s; ", (long long)jint(g, "count"),
+			jint(g, "count") == 1 ? "" : "es");
+		print_escaped(f, remedy ? remedy : "");
+		fputc('\n', f);
+	}
+	if (jint(ar, "groups_omitted"))
+		fprintf(f, "%-12s and %lld processes in further groups (--json lists the first)\n",
+			"", (long long)jint(ar, "groups_omitted"));
+	procs = json_object_object_get(ar, "processes");
+	n = json_object_array_length(procs);
+	for (size_t i = 0; i < n && i < shown; i++) {
+		struct json_object *p = json_object_array_get_idx(procs, i);
+		const char *comm = jstr(p, "comm"), *exe = jstr(p, "exe"),
+			   *group = jstr(p, "group");
+		const char *reason = jstr(p, "reason");
+
+		fprintf(f, "%-12s %lld ", i ? "" : "ranked", (long long)jint(p, "pid"));
+		print_escaped(f, comm ? comm : "?");
+		fputs(" (", f);
+		print_escaped(f, exe ? exe : "exe unknown");
+		fputs(", ", f);
+		print_escaped(f, group ? group : "none");
+		fputs("): ", f);
+		print_escaped(f, reason ? reason : "");
+		fputc('\n', f);
+	}
+	if (jint(ar, "total") > (int64_t)(n < shown ? n : shown))
+		fprintf(f, "%-12s ... %lld more (--json lists %zu in all)\n", "",
+			(long long)(jint(ar, "total") - (int64_t)(n < shown ? n : shown)), n);
+}
+
 void models_print_list(FILE *f)
 {
 	fprintf(f, "%-24s %-26s %-13s %-16s %-9s %-5s %s\n", "MODEL", "ALIAS", "VENDOR",

@@ -11,6 +11,8 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -742,4 +744,122 @@ Test(fleet, threaded_reading_keeps_order_and_names_the_first_bad_file)
 	cr_expect(strstr(err.msg, "host-07.json"), "%s", err.msg);
 	fleet__free(one);
 	fleet__free(many);
+}
+
+static pid_t start_sleeper(const char *tunables)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		if (tunables)
+			setenv("GLIBC_TUNABLES", tunables, 1);
+		else
+			unsetenv("GLIBC_TUNABLES");
+		execlp("sleep", "sleep", "60", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Until the child runs sleep: a process seen before its exec is another program. */
+static void wait_exec(pid_t pid)
+{
+	char link[64], exe[PATH_MAX];
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	for (int t = 0; t < 500; t++) {
+		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+
+		if (n > 0) {
+			exe[n] = '\0';
+			if (strstr(exe, "/sleep"))
+				return;
+		}
+		usleep(10000);
+	}
+	cr_assert_fail("pid %d never ran sleep", (int)pid);
+}
+
+static int listed_at(struct json_object *procs, int pid)
+{
+	for (size_t i = 0; i < json_object_array_length(procs); i++)
+		if (json_object_get_int(json_object_object_get(json_object_array_get_idx(procs, i),
+							       "pid")) == pid)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Moving to a target without AVX2: the processes running now are at risk, a child that
+ * masks AVX2 through GLIBC_TUNABLES is ranked as masked below an unmasked one, each group
+ * names its remedy, and cpudrift itself is never listed.
+ */
+Test(check, processes_at_risk_are_ranked_and_grouped, .init = check_setup, .fini = check_teardown,
+     .timeout = 60)
+{
+	static char out[1 << 20];
+	struct json_object *o, *ar, *procs, *groups;
+	char cmd[1024], self[PATH_MAX];
+	pid_t plain, masked;
+	int ip, im;
+
+	if (geteuid())
+		cr_skip_test("reading other processes' environment and maps needs root");
+	if (!live_has(FEAT_AVX2))
+		cr_skip_test("this machine has no AVX2 to take away");
+	plain = start_sleeper(NULL);
+	masked = start_sleeper("glibc.cpu.hwcaps=-AVX2,-AVX512F");
+	wait_exec(plain);
+	wait_exec(masked);
+	snprintf(cmd, sizeof(cmd), "%s check --json %s 2>/dev/null", prog(),
+		 this_machine("no-avx2.json", clear_avx2));
+	cr_expect_eq(run(cmd, out, sizeof(out)), 1, "%s", out);
+	kill(plain, SIGKILL);
+	kill(masked, SIGKILL);
+	waitpid(plain, NULL, 0);
+	waitpid(masked, NULL, 0);
+
+	o = json_tokener_parse(out);
+	cr_assert_not_null(o, "%s", out);
+	ar = json_object_object_get(o, "at_risk");
+	cr_assert_not_null(ar, "no at_risk in %s", out);
+	procs = json_object_object_get(ar, "processes");
+	ip = listed_at(procs, plain);
+	im = listed_at(procs, masked);
+	cr_assert_geq(ip, 0, "the unmasked child is not listed");
+	cr_assert_geq(im, 0, "the masked child is not listed");
+	cr_expect_lt(ip, im, "masked (%d) must rank below unmasked (%d)", im, ip);
+	cr_expect(json_object_get_boolean(json_object_object_get(
+		json_object_array_get_idx(procs, (size_t)im), "glibc_masked")));
+	cr_expect_not(json_object_get_boolean(json_object_object_get(
+		json_object_array_get_idx(procs, (size_t)ip), "glibc_masked")));
+	cr_expect(strstr(json_object_get_string(json_object_object_get(
+				 json_object_array_get_idx(procs, (size_t)ip), "reason")),
+			 "avx2"),
+		  "the reason names what would be lost");
+	/*
+	 * Not the check's own process, nor anything running this cpudrift executable (other
+	 * builds of cpudrift on a shared machine are other programs, and may be listed).
+	 */
+	cr_assert_not_null(realpath(prog(), self));
+	for (size_t i = 0; i < json_object_array_length(procs); i++) {
+		struct json_object *e = json_object_array_get_idx(procs, i);
+		const char *exe = json_object_get_string(json_object_object_get(e, "exe"));
+
+		cr_expect(!exe || strcmp(exe, self), "cpudrift itself is listed: %s", exe);
+	}
+	groups = json_object_object_get(ar, "groups");
+	cr_assert_gt(json_object_array_length(groups), 0);
+	for (size_t i = 0; i < json_object_array_length(groups); i++)
+		cr_expect(json_object_get_string(json_object_object_get(
+				  json_object_array_get_idx(groups, i), "remedy"))[0],
+			  "a group without a remedy");
+	json_object_put(o);
+
+	/* Another VM's snapshot: no processes of this machine. */
+	snprintf(cmd, sizeof(cmd), "%s check --json --vm %s/no-avx2.json %s", prog(), check_dir,
+		 tcg_dumps[0]);
+	run(cmd, out, sizeof(out));
+	cr_expect(strstr(out, "\"at_risk\": null"), "%s", out);
 }
