@@ -36,8 +36,11 @@ endif
 PKGS := libbpf libcpuid criterion sqlite3 libsystemd json-c libelf zlib
 DEB_PKGS := gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcpuid-dev \
 	libzydis-dev libcriterion-dev libsqlite3-dev libsystemd-dev libjson-c-dev pkg-config binutils
-# What the tests and benchmarks use beyond the build: real tools, not mocks.
-TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus stress-ng bpftrace
+# What the tests and benchmarks use beyond the build: real tools, not mocks.  QEMU and
+# libvirt's data: the model table is checked against a regeneration from QEMU (about 5 s)
+# and against libvirt's own model files.
+TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus stress-ng bpftrace \
+	qemu-system-x86 libvirt0 python3
 
 # Recursively expanded on purpose: pkg-config runs only after `deps` has installed it all.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -79,7 +82,7 @@ TESTBIN := $(OUT)/tests/unit_tests
 # Keep skeletons and BPF objects: they are intermediates of a chain, not rubbish.
 .SECONDARY:
 .PHONY: all deps deps-check test-deps install-debs test bench install uninstall clean check-format format run helpers \
-	check-layers
+	check-layers models
 
 all: $(PROG)
 
@@ -188,6 +191,14 @@ LAB_DEB_PKGS := qemu-system-x86 busybox-static linux-image-amd64 cpio python3 cp
 lab: $(PROG)
 	@$(MAKE) --no-print-directory install-debs PKGLIST="$(LAB_DEB_PKGS)"
 	$(Q)python3 tests/vmlab/lab.py $(PROG) $(LAB_SCENARIOS)
+
+# The named CPU model tables (detector/analysis/MODELS.md), regenerated from Debian's QEMU
+# and libvirt's cpu_map; the test suite checks that the committed ones match.
+MODELS_DEB_PKGS := qemu-system-x86 libvirt0 python3
+models:
+	@$(MAKE) --no-print-directory install-debs PKGLIST="$(MODELS_DEB_PKGS)"
+	$(Q)python3 detector/analysis/gen_models.py --out detector/analysis
+	$(Q)python3 detector/analysis/crosscheck_models.py --strict | tail -n 1
 
 # --- install --------------------------------------------------------------------------------
 

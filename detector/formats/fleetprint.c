@@ -187,16 +187,16 @@ void fleet_print(const struct fleet_report *r, FILE *f)
 	}
 	free(cpu);
 	xml = fleet_libvirt_xml(r);
-	fprintf(f, "%-12s ", "libvirt");
 	if (xml) {
-		fputc('\n', f);
-		for (char *line = xml, *nl; *line; line = nl + 1) {
+		const char *label = "libvirt";
+
+		for (char *line = xml, *nl; *line; line = nl + 1, label = "") {
 			nl = strchr(line, '\n');
-			fprintf(f, "%-12s %.*s\n", "", (int)(nl - line), line);
+			fprintf(f, "%-12s %.*s\n", label, (int)(nl - line), line);
 		}
 		print_config_notes(f, &r->libvirt, "libvirt");
 	} else {
-		fprintf(f, "no libvirt model can be the base\n");
+		fprintf(f, "%-12s no libvirt model can be the base\n", "libvirt");
 	}
 	free(xml);
 }
