@@ -269,9 +269,9 @@ static int plan(const struct fleet_report *r, const struct named_model *m, struc
 	models_features(m, &base);
 	featset_minus(&c->add, &r->target, &base);
 	featset_minus(&c->del, &base, &r->common);
-	featset_del(&c->del, FEAT_HYPERVISOR);
-	featset_del(&c->del, FEAT_OSXSAVE);
-	featset_del(&c->del, FEAT_OSPKE);
+	featset_for_each (id, &c->del)
+		if (not_configurable(id))
+			featset_del(&c->del, id);
 	featset_for_each (id, &c->add)
 		if (!models_tool_name(qemu, id))
 			featset_add(&c->unnamed, id);
@@ -493,8 +493,13 @@ char *fleet_libvirt_xml(const struct fleet_report *r)
 	/* Names come from our own tables, never from the inputs: nothing to escape. */
 	sb_add(&b, "<cpu mode='custom' match='exact' check='partial'>\n");
 	sb_add(&b, "  <model fallback='forbid'>%s</model>\n", r->libvirt.base_name);
-	/* A <vendor> restricts the VM to hosts of that vendor: only for one-vendor fleets. */
-	vendor = r->nvendors == 1 ? libvirt_vendor(r->libvirt.base->vendor) : NULL;
+	/*
+	 * A <vendor> restricts the VM to hosts of that vendor: only for a one-vendor fleet
+	 * whose base model is of that vendor.
+	 */
+	vendor = r->nvendors == 1 && !strcmp(r->vendors[0], r->libvirt.base->vendor) ?
+			 libvirt_vendor(r->libvirt.base->vendor) :
+			 NULL;
 	if (vendor)
 		sb_add(&b, "  <vendor>%s</vendor>\n", vendor);
 	named_list(&r->libvirt.add, 0, names, &n);

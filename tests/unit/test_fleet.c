@@ -863,3 +863,34 @@ Test(check, processes_at_risk_are_ranked_and_grouped, .init = check_setup, .fini
 	run(cmd, out, sizeof(out));
 	cr_expect(strstr(out, "\"at_risk\": null"), "%s", out);
 }
+
+/* A file name is the user's, or whoever named the files a glob picked: printed escaped. */
+Test(fleet, control_characters_in_file_names_are_escaped)
+{
+	char dir[] = "/tmp/cpudrift-fleet-XXXXXX", evil[400], cmd[2048];
+	static char out[1 << 18];
+	char *dump = tu_read_file(tcg_dumps[0]);
+	FILE *f;
+
+	cr_assert_not_null(dump);
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(evil, sizeof(evil), "%s/host\x1b[2J\nfake line.txt", dir);
+	f = fopen(evil, "w");
+	cr_assert_not_null(f);
+	fputs(dump, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s fleet %s/host* %s", prog(), dir, tcg_dumps[1]);
+	cr_expect_eq(run(cmd, out, sizeof(out)), 0, "%s", out);
+	cr_expect_null(strchr(out, '\x1b'), "an escape sequence reached the terminal");
+	cr_expect(strstr(out, "host\\x1b[2J\\x0afake line.txt"), "%s", out);
+	/* And in the error that names an unreadable one. */
+	f = fopen(evil, "w");
+	cr_assert_not_null(f);
+	fputs("junk\n", f);
+	fclose(f);
+	cr_expect_eq(run(cmd, out, sizeof(out)), 2, "%s", out);
+	cr_expect_null(strchr(out, '\x1b'), "an escape sequence reached the terminal: %s", out);
+	cr_expect(strstr(out, "host\\x1b[2J"), "%s", out);
+	free(dump);
+	tu_rmtree(dir);
+}
