@@ -60,7 +60,8 @@ struct proctable {
 	struct procscan_iter it;
 	bool active, done_once;
 	uint32_t gen;
-	int64_t next_pass_mono, last_step_mono, pass_start_mono, pass_start_boot, pass_work;
+	int64_t next_pass_mono, last_step_mono, pass_start_mono, pass_start_boot;
+	int64_t pass_cpu, pass_reads_cpu; /* CPU time of the pass, and of its expensive reads */
 	size_t unexamined_now, new_now;
 
 	struct proctable_stats st;
@@ -285,6 +286,8 @@ void proctable_kick(struct proctable *t)
 {
 	int64_t soon = t->last_step_mono + KICK_COST_FACTOR * t->st.last_pass_ns;
 
+	/* A pass after a kick costs about what the last one did. */
+
 	if (!t->active && soon < t->next_pass_mono)
 		t->next_pass_mono = soon;
 }
@@ -315,6 +318,21 @@ static void keep_facts(struct proctable *t, struct entry *e, const struct proc_f
 		e->self = true;
 }
 
+/* This thread's CPU time: what a pass costs, whatever else the machine runs. */
+static int64_t cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+static int timed_read(struct proctable *t, int pid, unsigned what, struct proc_facts *f)
+{
+	int64_t c0 = cpu_ns();
+	int ret = procscan_read(t->scan, pid, what, f);
+
+	t->pass_reads_cpu += cpu_ns() - c0;
+	return ret;
+}
+
 /* One PID of the listing. */
 static void visit(struct proctable *t, int pid, int64_t now)
 {
@@ -333,7 +351,7 @@ static void visit(struct proctable *t, int pid, int64_t now)
 		if (now / NSEC_PER_SEC - e->facts_s < t->o.facts_max_age_ns / NSEC_PER_SEC)
 			return;
 		/* Libraries opened later, a process moved to another cgroup. */
-		if (procscan_read(t->scan, pid, REVALIDATE, &f) || !procscan_live(&f.st) ||
+		if (timed_read(t, pid, REVALIDATE, &f) || !procscan_live(&f.st) ||
 		    f.st.start_ticks != e->start_ticks) {
 			erase(t, e);
 			return;
@@ -348,7 +366,7 @@ static void visit(struct proctable *t, int pid, int64_t now)
 		t->unexamined_now++;
 		return;
 	}
-	if (procscan_read(t->scan, pid, FIRST_SIGHT, &f) || !procscan_live(&f.st))
+	if (timed_read(t, pid, FIRST_SIGHT, &f) || !procscan_live(&f.st))
 		return;
 	e = insert(t, pid);
 	if (!e) {
@@ -376,27 +394,32 @@ static void finish_pass(struct proctable *t, int64_t now)
 	t->active = false;
 	t->done_once = true;
 	t->st.passes++;
-	t->st.last_pass_ns = t->pass_work;
+	t->st.last_pass_ns = t->pass_cpu;
+	t->st.last_pass_reads_ns = t->pass_reads_cpu;
 	t->st.last_pass_wall_ns = now - t->pass_start_mono;
 	t->st.unexamined = t->unexamined_now;
 	t->st.complete = !t->unexamined_now;
 	t->st.as_of_boot_ns = t->pass_start_boot;
-	period = (int64_t)((double)t->pass_work / t->o.cpu_share);
+	/*
+	 * The period sets what re-reading the stat lines costs; the expensive reads are paid
+	 * once per new process, whatever the period, so they do not lengthen it.
+	 */
+	period = (int64_t)((double)(t->pass_cpu - t->pass_reads_cpu) / t->o.cpu_share);
 	if (period < t->o.period_min_ns)
 		period = t->o.period_min_ns;
 	if (period > t->o.period_max_ns)
 		period = t->o.period_max_ns;
 	t->st.next_period_ns = period;
 	t->next_pass_mono = now + period;
-	log_debug("process table: %zu processes (%zu new, %zu not kept), pass of %.1f ms work "
-		  "over %.1f ms, next in %.0f s",
-		  t->n, t->new_now, t->unexamined_now, t->pass_work / 1e6,
+	log_debug("process table: %zu processes (%zu new, %zu not kept), pass of %.1f ms CPU "
+		  "(%.1f ms reading new ones) over %.1f ms, next in %.0f s",
+		  t->n, t->new_now, t->unexamined_now, t->pass_cpu / 1e6, t->pass_reads_cpu / 1e6,
 		  t->st.last_pass_wall_ns / 1e6, period / 1e9);
 }
 
 int proctable_step(struct proctable *t, int64_t now)
 {
-	int64_t start = clock_mono_ns(), end = start + t->o.step_ns, took;
+	int64_t start = clock_mono_ns(), end = start + t->o.step_ns, took, c0 = cpu_ns();
 	int finished = 0;
 
 	if (!t->active) {
@@ -408,7 +431,8 @@ int proctable_step(struct proctable *t, int64_t now)
 		}
 		t->active = true;
 		t->gen++;
-		t->pass_work = 0;
+		t->pass_cpu = 0;
+		t->pass_reads_cpu = 0;
 		t->unexamined_now = 0;
 		t->new_now = 0;
 		t->pass_start_mono = start;
@@ -425,7 +449,7 @@ int proctable_step(struct proctable *t, int64_t now)
 	}
 	t->last_step_mono = clock_mono_ns();
 	took = t->last_step_mono - start;
-	t->pass_work += took;
+	t->pass_cpu += cpu_ns() - c0;
 	if (took > t->st.longest_step_ns)
 		t->st.longest_step_ns = took;
 	if (finished)

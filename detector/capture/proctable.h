@@ -45,7 +45,8 @@ struct proctable_opts {
 struct proctable_stats {
 	size_t entries, cgroups;
 	uint64_t passes;
-	int64_t last_pass_ns; /* work (sum of its steps) of the last complete pass */
+	int64_t last_pass_ns; /* CPU time of the last complete pass */
+	int64_t last_pass_reads_ns; /* of which the expensive reads of new processes */
 	int64_t last_pass_wall_ns; /* its duration, gaps included */
 	int64_t longest_step_ns;
 	int64_t next_period_ns; /* the period the cost rule chose */
