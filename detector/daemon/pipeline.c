@@ -4,10 +4,12 @@
 #include <string.h>
 
 #include "analysis/classify.h"
-#include "capture/atrisk.h"
+#include "capture/proctable.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "daemon/pipeline.h"
 #include "formats/recording.h"
+#include "formats/snapexport.h"
 #include "sinks/sink_journal.h"
 #include "sinks/spool.h"
 #include "sinks/store.h"
@@ -114,21 +116,57 @@ static const char *body_str(const struct event *e, const char *key)
 	return json_object_get_string(v);
 }
 
+/*
+ * The processes at risk from the change @e reports: those started before it (the
+ * verdict's change time, else the event's own), against the level now, with what was lost
+ * (the drift's removed features, else what the baseline has and the VM no longer has).
+ */
+static void attach_at_risk(struct pipeline *p, struct event *e)
+{
+	const struct tracker *t = engine_tracker(p->engine);
+	const struct snapshot *cur = tracker_current(t), *base = tracker_baseline(t);
+	struct atrisk_query q = { .level = cur ? cur->level : 0 };
+	int64_t change = e->monotonic_ns;
+	struct json_object *v, *ar;
+
+	if (json_object_object_get_ex(e->body, "change_mono_ns", &v) &&
+	    json_object_is_type(v, json_type_int))
+		change = json_object_get_int64(v);
+	q.change_boot_ns = clock_mono_to_boot(change);
+	if (json_object_object_get_ex(e->body, "removed", &v) &&
+	    json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			const char *name = json_object_get_string(json_object_array_get_idx(v, i));
+			int id = name ? feature_lookup(name) : -1;
+
+			if (id >= 0)
+				featset_add(&q.lost, id);
+		}
+	} else if (cur && base) {
+		featset_minus(&q.lost, &base->features, &cur->features);
+	}
+	ar = proctable_at_risk(p->o.procs, &q,
+			       &(struct atrisk_json_opts){ .listed_max = ATRISK_LISTED_MAX });
+	if (!ar) {
+		log_debug("failed to list processes at risk");
+		return;
+	}
+	json_object_object_add(e->body, "at_risk", ar);
+}
+
 /* Enrich and write every event of @l; returns PIPE_* flags or a negative errno. */
 static int deliver(struct pipeline *p, struct evlist *l, int ret)
 {
-	const struct snapshot *cur = tracker_current(engine_tracker(p->engine));
 	int flags = 0;
 
 	for (size_t i = 0; i < l->n; i++) {
 		struct event *e = l->v[i];
 
 		/* Programs that picked their code paths before a loss are the ones at risk. */
-		if (p->o.live &&
+		if (p->o.live && p->o.procs &&
 		    (e->kind == EV_MIGRATION_SUSPECTED ||
-		     (e->kind == EV_CPUID_DRIFT && removes_features(e))) &&
-		    atrisk_attach(e, cur ? cur->level : 0, ATRISK_MAX))
-			log_debug("failed to list processes at risk");
+		     (e->kind == EV_CPUID_DRIFT && removes_features(e))))
+			attach_at_risk(p, e);
 		if (e->kind == EV_FAULT_SIGILL) {
 			const char *cls = body_str(e, "class");
 
@@ -146,6 +184,20 @@ static int deliver(struct pipeline *p, struct evlist *l, int ret)
 }
 
 /* --- the snapshot cycle ---------------------------------------------------------------- */
+
+/* The fleet export (`export = on`): the live daemon's newest snapshot, never a replay's. */
+static void export_snapshot(struct pipeline *p)
+{
+	const struct snapshot *s = tracker_current(engine_tracker(p->engine));
+	int r;
+
+	if (!s || !p->o.live || !p->o.cfg->export_snapshot)
+		return;
+	r = snapexport_write(p->o.cfg->state_dir, s);
+	if (r)
+		log_warn("failed to write %s/%s/%s: %s", p->o.cfg->state_dir, SNAPEXPORT_DIR,
+			 SNAPEXPORT_FILE, strerror(-r));
+}
 
 static void textfile_snapshot(struct pipeline *p)
 {
@@ -205,6 +257,7 @@ int pipeline_snapshot(struct pipeline *p, struct snapshot *s)
 			p->stored_digest = digest;
 	}
 	textfile_snapshot(p);
+	export_snapshot(p);
 	return ret;
 }
 
@@ -256,6 +309,7 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 		snapshot__free(s);
 	ret = deliver(p, &out, ret);
 	textfile_snapshot(p);
+	export_snapshot(p);
 	return ret < 0 ? ret : 0;
 }
 
