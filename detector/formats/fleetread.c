@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "formats/dumpfmt.h"
+#include "core/escape.h"
 #include "formats/fleetread.h"
 
 struct job {
@@ -27,16 +28,8 @@ struct job {
 static void escape_msg(struct errbuf *e)
 {
 	struct errbuf out = { "" };
-	size_t o = 0;
 
-	for (const unsigned char *p = (const unsigned char *)e->msg; *p && o + 5 < sizeof(out.msg);
-	     p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\')
-			o += (size_t)snprintf(out.msg + o, sizeof(out.msg) - o, "\\x%02x", *p);
-		else
-			out.msg[o++] = (char)*p;
-	}
-	out.msg[o] = '\0';
+	str_escape(out.msg, sizeof(out.msg), e->msg);
 	*e = out;
 }
 
