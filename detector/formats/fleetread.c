@@ -7,7 +7,6 @@
 
 #include "core/log.h"
 #include "formats/dumpfmt.h"
-#include "core/escape.h"
 #include "formats/fleetread.h"
 
 struct job {
@@ -20,18 +19,6 @@ struct job {
 	int err;
 	struct errbuf msg;
 };
-
-/*
- * A message that names a file from a glob: control characters become \xNN, so that a
- * file name cannot write to the terminal it is reported on.
- */
-static void escape_msg(struct errbuf *e)
-{
-	struct errbuf out = { "" };
-
-	str_escape(out.msg, sizeof(out.msg), e->msg);
-	*e = out;
-}
 
 static void *worker(void *arg)
 {
@@ -102,8 +89,8 @@ int fleet_read_files(struct fleet *f, char *const *paths, size_t n, int threads,
 		pthread_join(tid[t], NULL);
 	pthread_mutex_destroy(&j.lock);
 	if (j.failed < n) {
+		/* The file name is the user's: printers escape it (core/log, core/escape). */
 		*err = j.msg;
-		escape_msg(err);
 		return j.err;
 	}
 	return 0;
