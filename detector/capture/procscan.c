@@ -504,12 +504,14 @@ static int query_hwcaps(struct procscan *s, int fd)
 		};
 		int level;
 
+		s->buf[0] = 0;
 		if (ioctl(fd, PROCMAP_QUERY, &q)) {
 			if (errno == ENOTTY && !n)
 				return -ENOTTY;
 			/* ENOENT: no VMA past @addr; anything else: what was seen so far */
 			return errno == ENOENT || best ? best : -1;
 		}
+		s->buf[BUF_SIZE - 1] = 0;
 		for (const char *p = strchr(s->buf, '/'); p; p = strchr(p + 1, '/'))
 			if (is_hwcaps_at(p, s->buf + strlen(s->buf), &level) && level > best)
 				best = level;

@@ -449,7 +449,10 @@ int proctable_step(struct proctable *t, int64_t now)
 	}
 	t->last_step_mono = clock_mono_ns();
 	took = t->last_step_mono - start;
-	t->pass_cpu += cpu_ns() - c0;
+	c0 = cpu_ns() - c0;
+	t->pass_cpu += c0;
+	if (c0 > t->st.longest_step_cpu_ns)
+		t->st.longest_step_cpu_ns = c0;
 	if (took > t->st.longest_step_ns)
 		t->st.longest_step_ns = took;
 	if (finished)

@@ -46,7 +46,8 @@ struct proctable_stats {
 	int64_t last_pass_ns; /* CPU time of the last complete pass */
 	int64_t last_pass_reads_ns; /* of which the expensive reads of new processes */
 	int64_t last_pass_wall_ns; /* its duration, gaps included */
-	int64_t longest_step_ns;
+	int64_t longest_step_ns; /* wall time, preemption included */
+	int64_t longest_step_cpu_ns; /* its own work */
 	int64_t next_period_ns; /* the period the cost rule chose */
 	size_t unexamined; /* processes the last pass could not keep (caps) */
 	bool complete; /* a pass has finished and examined every process it found */
