@@ -390,6 +390,9 @@ def systemd_scenario(lab):
     lab.row("dpkg -r stops it, keeps the store, deletes the textfile",
             st == 0 and "cpudrift.db" in out and "prom=1" in out and
             not out.startswith("active"), out.replace("\n", " ")[:120])
+    # The lab's own hook is the admin's file, not the package's: dpkg keeps what it does not
+    # own, so take it away as an admin would before purging.
+    sh(g, "rm -f /etc/cpudrift/hooks.d/90-lab-hook")
     st, _ = sh(g, "dpkg --purge cpudrift", 300)
     _, out = sh(g, "ls -d /var/lib/cpudrift /var/lib/cpudrift-hooks /etc/cpudrift 2>&1 | wc -l; "
                    "ls -d /var/lib/cpudrift /var/lib/cpudrift-hooks /etc/cpudrift 2>/dev/null")
