@@ -30,6 +30,7 @@ void faultevent_classify(const struct fault *f, const struct classify_input *ctx
 	in.sig = f->sig;
 	in.trap_nr = f->trap_nr;
 	in.comm = f->comm;
+	in.fault = f;
 	classify_fault(&in, c);
 }
 

@@ -14,7 +14,7 @@
 /**
  * Decode @f's bytes into @a and classify it into @c.  @ctx supplies what the caller knows
  * of the machine (advertised, XCR0, baseline, probes, AMX permission); its per-fault
- * fields (attr, sig, trap_nr, comm) are ignored.
+ * fields (attr, sig, trap_nr, comm, fault) are ignored.
  */
 void faultevent_classify(const struct fault *f, const struct classify_input *ctx,
 			 struct attribution *a, struct classification *c);

@@ -43,6 +43,8 @@ struct textfile_state {
 	struct fault_count faults[TEXTFILE_MAX_FAULT_SERIES + 1];
 	uint64_t hook_failures;
 	uint64_t bpf_lost_events;
+	uint64_t watcher_forged; /* watched signals that were not CPU faults */
+	uint64_t watcher_untracked; /* faults no site held (counted in a catch-all) */
 };
 
 /** Add @n faults of (@class_, @feature), folding overflow into feature "other". */
