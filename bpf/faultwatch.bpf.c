@@ -473,21 +473,26 @@ static __always_inline void detail(struct fault_ctx *c, struct fw_fault_rec *e, 
 	}
 }
 
-/* A fault no site holds: counted in the process's catch-all, detailed under two buckets. */
+/*
+ * A fault no site holds: counted in the process's catch-all, detailed under two buckets.
+ * Reserve and submit stay in one straight path: Linux 6.1's verifier loses a reservation
+ * whose null test is merged with another condition.
+ */
 static __always_inline void untracked(struct fault_ctx *c, struct fw_proc *p)
 {
-	struct fw_fault_rec *e = NULL;
+	struct fw_fault_rec *e;
 
-	if (take(&p->refill_ns, &p->tokens, c->now, ut_interval_ns, ut_burst) &&
-	    take_global(BUCKET_DETAIL, c->now, gd_interval_ns, gd_burst)) {
-		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (!e)
-			stat_add(FW_STAT_DROPS, 1);
-	}
 	stat_add(FW_STAT_UNTRACKED, 1);
-	if (!e) {
+	if (!take(&p->refill_ns, &p->tokens, c->now, ut_interval_ns, ut_burst) ||
+	    !take_global(BUCKET_DETAIL, c->now, gd_interval_ns, gd_burst)) {
 		__sync_fetch_and_add(&p->untracked, 1);
 		stat_add(FW_STAT_SUPPRESSED, 1);
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&p->untracked, 1);
+		stat_add(FW_STAT_DROPS, 1);
 		return;
 	}
 	/* Detailed before counted: user space reads the count first and never counts twice. */
@@ -501,16 +506,17 @@ static __always_inline void untracked(struct fault_ctx *c, struct fw_proc *p)
 /* Not even the process could be stored: the global catch-all. */
 static __always_inline void noproc(struct fault_ctx *c)
 {
-	struct fw_fault_rec *e = NULL;
+	struct fw_fault_rec *e;
 
-	if (take_global(BUCKET_DETAIL, c->now, gd_interval_ns, gd_burst)) {
-		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (!e)
-			stat_add(FW_STAT_DROPS, 1);
-	}
-	if (!e) {
+	if (!take_global(BUCKET_DETAIL, c->now, gd_interval_ns, gd_burst)) {
 		stat_add(FW_STAT_NOPROC, 1);
 		stat_add(FW_STAT_SUPPRESSED, 1);
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_add(FW_STAT_NOPROC, 1);
+		stat_add(FW_STAT_DROPS, 1);
 		return;
 	}
 	stat_add(FW_STAT_NOPROC_DETAILED, 1);

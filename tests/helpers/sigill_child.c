@@ -13,16 +13,21 @@
  *   spray N          fault once at each of N distinct addresses under a handler, print
  *                    "done", and stay alive until stdin closes
  *   bytes-storm HEX N  execute HEX (an instruction this CPU lacks) N times under a handler
+ *   timed N          fault N times at one IP under a handler; print the ns per fault
+ *   signals SIG N    send itself SIG (USR1, CHLD: a child that exits) N times, handled;
+ *                    print the ns per signal
  * When stdin is a pipe the child waits for one byte before faulting, so the test can
  * attach first and read the address.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -39,6 +44,11 @@ static void skip_ud2(int sig, siginfo_t *si, void *uc)
 	(void)sig;
 	(void)si;
 	((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP] += 2;
+}
+
+static void nothing(int sig)
+{
+	(void)sig;
 }
 
 static void handle_sigill(void)
@@ -176,6 +186,43 @@ int main(int argc, char **argv)
 		announce(page);
 		for (long i = 0; i < n; i++)
 			((void (*)(void))page)();
+		return 0;
+	}
+	if (!strcmp(mode, "timed") && argc > 2) {
+		long n = atol(argv[2]);
+		struct timespec t0, t1;
+
+		handle_sigill();
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < n; i++)
+			fault_ud2();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("%.1f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
+		return 0;
+	}
+	if (!strcmp(mode, "signals") && argc > 3) {
+		struct sigaction sa = { .sa_handler = SIG_IGN };
+		long n = atol(argv[3]);
+		bool chld = !strcmp(argv[2], "CHLD");
+		struct timespec t0, t1;
+
+		/* A handler that does nothing: the signal is generated and delivered. */
+		sa.sa_handler = (void (*)(int))nothing;
+		sigaction(chld ? SIGCHLD : SIGUSR1, &sa, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < n; i++) {
+			if (!chld) {
+				kill(getpid(), SIGUSR1);
+			} else {
+				pid_t c = fork();
+
+				if (!c)
+					_exit(0);
+				waitpid(c, NULL, 0);
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("%.1f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
 		return 0;
 	}
 	if (!strcmp(mode, "wait")) {
