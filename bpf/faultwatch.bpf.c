@@ -190,12 +190,16 @@ static __always_inline bool take_global(__u32 which, __u64 now, __u64 interval, 
 
 /* --- the rule ------------------------------------------------------------------------- */
 
-/* 0 when the kernel raised @sig from a CPU exception of @task in user mode (see the top). */
+/*
+ * 0 when the kernel raised @sig from a CPU exception of @task in user mode (see the top).
+ * @task and @regs come from BTF-typed helpers: plain loads, which the verifier guards, cost
+ * a few ns where a probe_read costs tens; this path runs for every fault of a storm.
+ */
 static __always_inline int judge(int sig, int code, __u64 addr, int group, struct task_struct *task,
 				 struct pt_regs *regs)
 {
-	__u64 ip = BPF_CORE_READ(regs, ip);
-	long orig_ax = (long)BPF_CORE_READ(regs, orig_ax);
+	__u64 ip = regs->ip;
+	long orig_ax = (long)regs->orig_ax;
 	__u64 trap_nr;
 
 	if (orig_ax != -1)
@@ -212,7 +216,7 @@ static __always_inline int judge(int sig, int code, __u64 addr, int group, struc
 			return FW_REJ_CODE;
 		return addr == ip ? 0 : FW_REJ_ADDR;
 	case SIGTRAP:
-		trap_nr = BPF_CORE_READ(task, thread.trap_nr);
+		trap_nr = task->thread.trap_nr;
 		if (code == SI_KERNEL)
 			return trap_nr == X86_TRAP_BP ? 0 : FW_REJ_TRAP;
 		if (code < TRAP_BRKPT || code > TRAP_HWBKPT)
@@ -220,7 +224,7 @@ static __always_inline int judge(int sig, int code, __u64 addr, int group, struc
 		return addr == ip ? 0 : FW_REJ_ADDR;
 	case SIGSEGV:
 	case SIGBUS:
-		trap_nr = BPF_CORE_READ(task, thread.trap_nr);
+		trap_nr = task->thread.trap_nr;
 		if (code == SI_KERNEL)
 			return trap_nr == X86_TRAP_GP || trap_nr == X86_TRAP_SS ||
 					       trap_nr == X86_TRAP_NP || trap_nr == X86_TRAP_TS ||
@@ -230,9 +234,7 @@ static __always_inline int judge(int sig, int code, __u64 addr, int group, struc
 		if ((sig == SIGSEGV &&
 		     (code == SEGV_MAPERR || code == SEGV_ACCERR || code == SEGV_PKUERR)) ||
 		    (sig == SIGBUS && code == BUS_ADRERR))
-			return trap_nr == X86_TRAP_PF && BPF_CORE_READ(task, thread.cr2) == addr ?
-				       0 :
-				       FW_REJ_TRAP;
+			return trap_nr == X86_TRAP_PF && task->thread.cr2 == addr ? 0 : FW_REJ_TRAP;
 		if (sig == SIGSEGV && code == SEGV_CPERR)
 			return trap_nr == X86_TRAP_CP ? 0 : FW_REJ_TRAP;
 		if (sig == SIGBUS && code == BUS_ADRALN)
@@ -658,56 +660,73 @@ static __always_inline int on_forged(int sig, int code, int reason, struct task_
 	return 0;
 }
 
-static __always_inline int handle(int sig, struct kernel_siginfo *info, struct task_struct *target,
-				  int group, __u32 variant)
+static __always_inline bool watched(int sig)
 {
-	struct fault_ctx c = { .sig = sig, .variant = variant };
+	return sig > 0 && sig < 64 && (sig_mask & (1ull << sig));
+}
+
+/* @code, @addr and @target_pid come from the tracepoint's arguments, read by the variant. */
+static __always_inline int handle(int sig, int code, __u64 addr, __u32 target_pid,
+				  struct task_struct *target, int group, __u32 variant)
+{
+	struct fault_ctx c = { .sig = sig, .code = code, .addr = addr, .variant = variant };
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct task_struct *cur;
 	struct pt_regs *regs;
-	__u64 pid_tgid;
 	int reason;
 
-	/* The cheap test first: most signals are not watched. */
-	if (sig <= 0 || sig >= 64 || !(sig_mask & (1ull << sig)))
-		return 0;
-	/* kernel/signal.c: SEND_SIG_NOINFO is 0 (SI_USER), SEND_SIG_PRIV 1 (SI_KERNEL). */
-	if ((unsigned long)info <= SEND_SIG_PRIV_ADDR)
-		return on_forged(sig, info ? SI_KERNEL : 0, FW_REJ_NO_INFO, target, variant);
-	c.code = BPF_CORE_READ(info, si_code);
-	pid_tgid = bpf_get_current_pid_tgid();
-	if (BPF_CORE_READ(target, pid) != (__u32)pid_tgid)
-		return on_forged(sig, c.code, FW_REJ_NOT_SELF, target, variant);
-	if (c.code <= 0)
-		return on_forged(sig, c.code, FW_REJ_CODE, target, variant);
+	if (target_pid != (__u32)pid_tgid)
+		return on_forged(sig, code, FW_REJ_NOT_SELF, target, variant);
+	if (code <= 0)
+		return on_forged(sig, code, FW_REJ_CODE, target, variant);
 	cur = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(cur);
-	c.addr = (__u64)BPF_CORE_READ(info, _sifields._sigfault._addr);
-	reason = judge(sig, c.code, c.addr, group, cur, regs);
+	reason = judge(sig, code, addr, group, cur, regs);
 	if (reason)
-		return on_forged(sig, c.code, reason, target, variant);
+		return on_forged(sig, code, reason, target, variant);
 
 	c.task = cur;
 	c.now = bpf_ktime_get_boot_ns();
 	c.key.tgid = pid_tgid >> 32;
-	c.key.start_ns = BPF_CORE_READ(cur, group_leader, start_boottime);
-	c.key.exec_id = BPF_CORE_READ(cur, self_exec_id);
-	c.key.ip = BPF_CORE_READ(regs, ip);
-	c.key.origin = BPF_CORE_READ(cur, ptrace) ? FW_ORIGIN_TRACED : FW_ORIGIN_CPU;
+	c.key.start_ns = cur->group_leader->start_boottime;
+	c.key.exec_id = cur->self_exec_id;
+	c.key.ip = regs->ip;
+	c.key.origin = cur->ptrace ? FW_ORIGIN_TRACED : FW_ORIGIN_CPU;
 	return on_fault(&c);
 }
 
+/*
+ * The cheap test first: most signals are not watched.  Then kernel/signal.c's specials:
+ * SEND_SIG_NOINFO is 0 (SI_USER), SEND_SIG_PRIV 1 (SI_KERNEL), no siginfo behind them.
+ */
 SEC("tp_btf/signal_generate")
 int BPF_PROG(fw_tp_btf, int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
 	     int result)
 {
-	return handle(sig, info, task, group, FW_VAR_TP_BTF);
+	if (!watched(sig))
+		return 0;
+	if ((unsigned long)info <= SEND_SIG_PRIV_ADDR)
+		return on_forged(sig, info ? SI_KERNEL : 0, FW_REJ_NO_INFO, task, FW_VAR_TP_BTF);
+	/*
+	 * Typed arguments: plain loads, but for si_addr: Linux 6.1's verifier checks a load
+	 * from a union against its first member (_kill._pid, 4 bytes) and refuses 8.
+	 */
+	return handle(sig, info->si_code, (__u64)BPF_CORE_READ(info, _sifields._sigfault._addr),
+		      task->pid, task, group, FW_VAR_TP_BTF);
 }
 
 SEC("raw_tp/signal_generate")
 int BPF_PROG(fw_raw_tp, int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
 	     int result)
 {
-	return handle(sig, info, task, group, FW_VAR_RAW_TP);
+	if (!watched(sig))
+		return 0;
+	if ((unsigned long)info <= SEND_SIG_PRIV_ADDR)
+		return on_forged(sig, info ? SI_KERNEL : 0, FW_REJ_NO_INFO, task, FW_VAR_RAW_TP);
+	/* Untyped arguments: probe reads. */
+	return handle(sig, BPF_CORE_READ(info, si_code),
+		      (__u64)BPF_CORE_READ(info, _sifields._sigfault._addr),
+		      BPF_CORE_READ(task, pid), task, group, FW_VAR_RAW_TP);
 }
 
 /* --- exits ---------------------------------------------------------------------------- */
@@ -718,16 +737,12 @@ int BPF_PROG(fw_raw_tp, int sig, struct kernel_siginfo *info, struct task_struct
  * read: Linux 6.16 added group_dead after it; signal->live is 0 for the last thread on
  * every version (do_exit decrements it before the tracepoint).
  */
-static __always_inline int on_exit(struct task_struct *p)
+static __always_inline int on_exit(__u32 tgid, __u64 start_ns)
 {
-	struct fw_pkey pk = {};
+	struct fw_pkey pk = { .tgid = tgid, .start_ns = start_ns };
 	struct fw_exit_rec *e;
 	struct fw_proc *proc;
 
-	if (BPF_CORE_READ(p, signal, live.counter))
-		return 0;
-	pk.tgid = BPF_CORE_READ(p, tgid);
-	pk.start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
 	proc = bpf_map_lookup_elem(&procs, &pk);
 	if (!proc)
 		return 0;
@@ -746,11 +761,16 @@ static __always_inline int on_exit(struct task_struct *p)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(fw_exit_tp_btf, struct task_struct *p)
 {
-	return on_exit(p);
+	/* Every exit of the machine comes here: plain loads, and most leave at the first. */
+	if (p->signal->live.counter)
+		return 0;
+	return on_exit(p->tgid, p->group_leader->start_boottime);
 }
 
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(fw_exit_raw_tp, struct task_struct *p)
 {
-	return on_exit(p);
+	if (BPF_CORE_READ(p, signal, live.counter))
+		return 0;
+	return on_exit(BPF_CORE_READ(p, tgid), BPF_CORE_READ(p, group_leader, start_boottime));
 }
