@@ -60,8 +60,10 @@ const volatile __u64 sig_mask = 1ull << 4; /* SIGILL */
 const volatile __u64 rl_interval_ns = 1000000000ull; /* per site: one token per interval */
 const volatile __u64 rl_burst = 5;
 const volatile __u32 max_sites_per_proc = 64;
-const volatile __u64 gd_interval_ns = 1000000000ull / 32; /* all details together */
+const volatile __u64 gd_interval_ns = 1000000000ull / 32; /* repeats and untracked, together */
 const volatile __u64 gd_burst = 64;
+const volatile __u64 gf_interval_ns = 1000000000ull / 128; /* a site's first fault */
+const volatile __u64 gf_burst = 256;
 const volatile __u64 ut_interval_ns = 10000000000ull; /* untracked details, per process */
 const volatile __u64 ut_burst = 2;
 const volatile __u64 fg_interval_ns = 1000000000ull; /* forged records */
@@ -96,7 +98,11 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-enum { BUCKET_DETAIL, BUCKET_FORGED, BUCKET__COUNT };
+/*
+ * A site's first fault has a bucket of its own: a process repeating faults at its sites
+ * (or filling its catch-all) cannot take the detail of another process's first fault.
+ */
+enum { BUCKET_DETAIL, BUCKET_FIRST, BUCKET_FORGED, BUCKET__COUNT };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -611,7 +617,8 @@ static __always_inline int on_fault(struct fault_ctx *c)
 	}
 	count = __sync_fetch_and_add(&site->count, 1) + 1;
 	if (!take(&site->refill_ns, &site->tokens, c->now, rl_interval_ns, rl_burst) ||
-	    !take_global(BUCKET_DETAIL, c->now, gd_interval_ns, gd_burst)) {
+	    !(count == 1 ? take_global(BUCKET_FIRST, c->now, gf_interval_ns, gf_burst) :
+			   take_global(BUCKET_DETAIL, c->now, gd_interval_ns, gd_burst))) {
 		stat_add(FW_STAT_SUPPRESSED, 1);
 		return 0;
 	}

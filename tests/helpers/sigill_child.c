@@ -10,8 +10,10 @@
  *   paced N US       fault N times, US microseconds apart, printing nothing more
  *   wait             print our pid and sleep until killed (asynchronous kill -ILL)
  *   named NAME       call ourselves NAME (prctl PR_SET_NAME), then ud2 and die
- *   spray N          fault once at each of N distinct addresses under a handler, print
- *                    "done", and stay alive until stdin closes
+ *   spray N [loop]   fault once at each of N distinct addresses under a handler, print
+ *                    "done", and stay alive until stdin closes (with "loop": faulting on
+ *                    at the first 64 addresses meanwhile, and print how many faults
+ *                    in all at the end)
  *   bytes-storm HEX N  execute HEX (an instruction this CPU lacks) N times under a handler
  *   timed N          fault N times at one IP under a handler; print the ns per fault
  *   signals SIG N    send itself SIG (USR1, CHLD: a child that exits) N times, handled;
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -168,6 +171,18 @@ int main(int argc, char **argv)
 			((void (*)(void))(page + 2 * i))();
 		printf("done\n");
 		fflush(stdout);
+		if (argc > 3 && !strcmp(argv[3], "loop")) {
+			long faults = n;
+
+			fcntl(0, F_SETFL, O_NONBLOCK);
+			while (read(0, &go, 1) != 0)
+				for (long i = 0; i < 64 && i < n; i++, faults++)
+					((void (*)(void))(page + 2 * i))();
+			/* How many in all, for a test to compare with what was counted. */
+			printf("%ld\n", faults);
+			fflush(stdout);
+			return 0;
+		}
 		while (read(0, &go, 1) > 0)
 			;
 		return 0;
