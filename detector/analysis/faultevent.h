@@ -24,7 +24,8 @@ enum severity faultevent_severity(enum fault_class cls);
 
 /**
  * The fault.sigill event: subject = comm, pid, a one-line summary and the body documented
- * in README.md ("Fault JSON").  NULL on allocation failure.
+ * in README.md ("Fault JSON").  A traced process's fault is at most a notice.  NULL on
+ * allocation failure.
  */
 struct event *faultevent_new(const struct fault *f, const struct attribution *a,
 			     const struct classification *c);

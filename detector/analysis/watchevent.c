@@ -156,14 +156,14 @@ static int forged_event(struct watchevent *w, const struct watcher_counts *c, st
 		snprintf(e->subject, sizeof(e->subject), "%s", first->comm);
 		e->pid = first->pid;
 		snprintf(e->summary, sizeof(e->summary),
-			 "%" PRIu64 " signal%s that were not CPU faults refused as evidence; first "
+			 "%" PRIu64 " signal%s not raised by the CPU refused as evidence; first "
 			 "from uid %u pid %d (%s) to pid %d: %s",
 			 n, n == 1 ? "" : "s", first->uid, first->pid, first->comm,
 			 first->target_pid, first->reason);
 	} else {
 		snprintf(e->subject, sizeof(e->subject), "forged");
 		snprintf(e->summary, sizeof(e->summary),
-			 "%" PRIu64 " signal%s that were not CPU faults refused as evidence", n,
+			 "%" PRIu64 " signal%s not raised by the CPU refused as evidence", n,
 			 n == 1 ? "" : "s");
 	}
 	w->forged_reported = c->forged;

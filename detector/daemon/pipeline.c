@@ -271,8 +271,13 @@ int pipeline_probes(struct pipeline *p, const struct probe_summary *ps)
 	return deliver(p, &out, engine_probes(p->engine, ps, &out));
 }
 
-/* The class the counters use for faults no site held and no record detailed. */
+/*
+ * The classes the counters use beside the fault classes: faults no site held and no record
+ * detailed, and faults of traced processes (their tracer may have made them: counted apart,
+ * so that no alert on a migration class fires for them).
+ */
 #define UNTRACKED_CLASS "untracked"
+#define TRACED_CLASS "traced"
 
 static void count_faults(struct pipeline *p, const char *cls, const char *feature, uint64_t n)
 {
@@ -301,7 +306,8 @@ int pipeline_fault(struct pipeline *p, const struct fault *f)
 
 		/* cpudrift's own probes fault by design: neither counted nor reported. */
 		if (e->kind == EV_FAULT_SIGILL && strcmp(cls, fault_class_name(FC_PROBE)))
-			count_faults(p, cls, feature, f->delta);
+			count_faults(p, f->origin == FAULT_ORIGIN_TRACED ? TRACED_CLASS : cls,
+				     feature, f->delta);
 	}
 	ret = deliver(p, &out, ret);
 	/* A new fault is a reason to look at CPUID now; a flush of old ones is not. */

@@ -307,6 +307,8 @@ static bool no_feature_anywhere(struct json_object *o)
 	return true;
 }
 
+static int64_t store_count(const char *cls, const char *feature, int64_t *total);
+
 TestSuite(evidence, .init = setup, .fini = teardown, .timeout = 240);
 
 /*
@@ -390,7 +392,7 @@ Test(evidence, forged_traced_named_and_probe_faults)
 	sleep(3);
 	a = events_of("fault.sigill", 0);
 	{
-		int copies = 0;
+		int copies = 0, traced_seen = 0;
 
 		for (size_t i = 0; i < json_object_array_length(a); i++) {
 			int pid;
@@ -400,8 +402,12 @@ Test(evidence, forged_traced_named_and_probe_faults)
 			cr_expect(pid != forger && pid != forger2,
 				  "a forged SIGILL became a fault: %s",
 				  json_object_to_json_string(e));
-			if (pid == traced)
+			if (pid == traced) {
+				/* Kept and marked; never an alarm. */
 				cr_expect_str_eq(str(e, "body.origin"), "traced");
+				cr_expect_str_neq(str(e, "severity"), "critical");
+				traced_seen++;
+			}
 			/* No fault of the daemon's own binary's probes is evidence. */
 			cr_expect((uint64_t)json_object_get_int64(get(e, "body.exe_file.ino")) !=
 					  (uint64_t)self.st_ino,
@@ -410,6 +416,14 @@ Test(evidence, forged_traced_named_and_probe_faults)
 			copies += !strcmp(str(e, "body.exe"), copy);
 		}
 		cr_expect_gt(copies, 0, "the copy's probe faults were hidden as cpudrift's own");
+		cr_expect_gt(traced_seen, 0, "the tracer's injection was not kept");
+	}
+	/* Counted apart: no alert on a migration class can fire for a traced process. */
+	{
+		int64_t total;
+
+		cr_expect_gt(store_count("traced", "avx2", &total), 0);
+		cr_expect_eq(store_count("advertised-but-faulting", "avx2", &total), 0);
 	}
 	json_object_put(a);
 	/* Nothing here is a migration: no verdict. */
