@@ -215,8 +215,8 @@ static int on_forged(const struct forged_signal *s, void *ctx)
 {
 	struct daemon *d = ctx;
 
-	log_debug("%s pid %d (uid %u) sent signal %d to pid %d: not a CPU fault (%s)",
-		  s->sender_comm, s->sender_pid, s->sender_uid, s->sig, s->target_pid, s->reason);
+	log_debug("pid %d (uid %u) generated signal %d for pid %d: not a CPU fault (%s)",
+		  s->sender_pid, s->sender_uid, s->sig, s->target_pid, s->reason);
 	pipeline_forged(d->pipe, s);
 	return 0;
 }
