@@ -69,6 +69,9 @@ static const char *variant_of(const struct event *e)
 	case EV_TIMING_CLOCK_STEP:
 		return strcmp(e->subject, "realtime") ? "host" : "realtime";
 	case EV_FAULT_SIGILL:
+		/* A tracer may have injected the signal or the bytes: never evidence. */
+		if (!strcmp(body_str(e, "origin"), "traced"))
+			return "traced";
 		return fault_class_is_migration(body_str(e, "class")) ? "migration" : "other";
 	default:
 		return NULL;

@@ -10,7 +10,8 @@
  *      probe.mismatch
  *   1  timing.clock_step of CLOCK_REALTIME (NTP/VMware Tools step), VM-wide timing.stall,
  *      timing.clocksource, timing.steal, timing.cpuid_latency, cpuid.vcpu_mismatch
- *   0  everything else (single-vCPU stalls, other fault classes, boot drift)
+ *   0  everything else (single-vCPU stalls, other fault classes, boot drift, faults of a
+ *      traced process: its tracer may have injected the signal or the bytes, watcher.*)
  * Repeats of one reason count once.  Score >= low/medium/high thresholds (2/3/5) gives the
  * confidence, so no single weak signal (an NTP step, a host hiccup) is ever a verdict.
  * Timing alone (a pause, a clock step) says the VM stood still, not that its CPU changed:
@@ -18,7 +19,7 @@
  * the confidence stays at most "low".  The verdict is critical only when something was
  * lost (a critical piece of evidence or a feature-lost fault); else at most a warning.
  *
- * Body keys read: timing.stall "scope"; fault.sigill "class"; timing.clock_step uses the
+ * Body keys read: timing.stall "scope"; fault.sigill "class" and "origin"; timing.clock_step uses the
  * subject ("realtime" or the host clock's name).
  */
 #ifndef CPUDRIFT_VERDICT_H

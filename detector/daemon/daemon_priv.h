@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "capture/faultwatch.h"
 #include "formats/config.h"
 
 struct faultwatch;
@@ -47,6 +48,14 @@ struct daemon {
 	bool trigger_armed;
 	int64_t last_capture_mono;
 	int64_t last_housekeeping_mono;
+
+	/* the fault watcher's bounded work */
+	bool fault_backlog; /* records wait in the ring buffer */
+	bool flush_backlog; /* a flush stopped at its budget */
+	int64_t last_flush_mono;
+	bool tf_dirty; /* the textfile changed since it was last written */
+	int64_t last_tf_mono;
+	struct watcher_counts shown; /* the counters in the store's status */
 
 	/* what runs and what does not */
 	bool degraded;

@@ -26,6 +26,8 @@ static const char *const message_ids[EV__COUNT] = {
 	[EV_TIMING_STEAL] = "b5b188605fb24d86a54ecf7a1498dbb1",
 	[EV_TIMING_CPUID_LATENCY] = "9786762bee264aa89121cd6e92dcaeeb",
 	[EV_MIGRATION_SUSPECTED] = "c992412ede174f228973976e220c61b0",
+	[EV_WATCHER_FORGED] = "b85ff70ac918400faa73b99d40a43742",
+	[EV_WATCHER_LOSS] = "9bcf84fc87fb42679268ebbba0b5f652",
 };
 
 static const int priorities[] = {
