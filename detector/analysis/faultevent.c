@@ -65,6 +65,14 @@ struct event *faultevent_new(const struct fault *f, const struct attribution *a,
 	/* A tracer may have injected it: news, not an alarm (and no weight in a verdict). */
 	if (f->origin == FAULT_ORIGIN_TRACED && sev > SEV_NOTICE)
 		sev = SEV_NOTICE;
+	/*
+	 * "CPUID says yes, the CPU says no" rests on bytes read microseconds after the fault: a
+	 * process that rewrites its own code meanwhile can show any instruction.  Until a probe
+	 * faults on the same feature it is a warning, not an alarm (the capture it triggers
+	 * runs the probes, and the next fault of a real mismatch is confirmed).
+	 */
+	if (c->cls == FC_ADVERTISED_BUT_FAULTING && !c->probe_confirms && sev > SEV_WARNING)
+		sev = SEV_WARNING;
 	e = event__new(EV_FAULT_SIGILL, sev);
 	const char *sig = signals_name(f->sig);
 

@@ -168,9 +168,25 @@ Test(verdict, faults_outside_the_migration_classes_do_not_count)
 
 Test(verdict, a_feature_lost_fault_alone_is_high)
 {
-	struct event *v[] = { ev(EV_FAULT_SIGILL, 10, "x", "class", "advertised-but-faulting") };
+	struct event *v[] = { ev(EV_FAULT_SIGILL, 10, "x", "class", "feature-lost") };
 
 	cr_expect_eq(fuse(v, 1), CONF_HIGH);
+}
+
+/*
+ * Advertised but faulting rests on the bytes read after the fault: alone it is no verdict
+ * until a probe faults on the same feature; confirmed, it is high.
+ */
+Test(verdict, advertised_but_faulting_counts_once_a_probe_confirms_it)
+{
+	struct event *alone[] = { ev(EV_FAULT_SIGILL, 10, "x", "class",
+				     "advertised-but-faulting") };
+	struct event *probed[] = { ev(EV_FAULT_SIGILL, 10, "x", "class",
+				      "advertised-but-faulting") };
+
+	cr_expect_eq(fuse(alone, 1), CONF_NONE);
+	json_object_object_add(probed[0]->body, "probe_confirms", json_object_new_boolean(true));
+	cr_expect_eq(fuse(probed, 1), CONF_HIGH);
 }
 
 Test(verdict, faults_of_a_traced_process_weigh_nothing)
