@@ -55,8 +55,12 @@ TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus 
 
 # Recursively expanded on purpose: pkg-config runs only after `deps` has installed it all.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+# The tests build hostile archives with libarchive itself.
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs libarchive 2>/dev/null)
+# libarchive is not linked: formats/archlib.c loads it for the commands that read or write
+# evidence bundles, so the daemon does not carry it (nor libxml2, ICU, libstdc++ it needs).
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs libbpf libcpuid sqlite3 libsystemd json-c libelf zlib \
-	libarchive nettle 2>/dev/null) -lZydis -lZycore -lm
+	nettle 2>/dev/null) -lZydis -lZycore -lm
 
 # The program is built for the baseline x86-64 so that it survives a migration that takes
 # features away (see README, "It must survive what it watches").
@@ -155,7 +159,7 @@ $(PROG): $(MAIN_OBJ) $(LIB_OBJS)
 
 $(TESTBIN): $(TEST_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lcriterion -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(TEST_LIBS) -lcriterion -o $@
 
 # Test helper programs (fault generators and the like) are built plainly: no sanitizers,
 # so that their faults are the ones the tests ask for.

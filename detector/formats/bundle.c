@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -14,11 +12,22 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "formats/archlib.h"
 #include "formats/bundle.h"
 
 /* Room kept for manifest.json, whatever the members took. */
 #define MANIFEST_RESERVE (256 << 10)
 #define MANIFEST_MAX (1 << 20)
+
+/* libarchive, loaded at the first bundle (formats/archlib.h). */
+static const struct archlib *A;
+
+static int need_archlib(struct errbuf *err)
+{
+	if (!A)
+		A = archlib_get(err);
+	return A ? 0 : -ENOSYS;
+}
 
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
@@ -56,6 +65,10 @@ int bundle_writer__new(const char *path, int64_t max_bytes, struct bundle_writer
 	int r;
 
 	*out = NULL;
+	if (need_archlib(err)) {
+		free(b);
+		return -ENOSYS;
+	}
 	if (!b)
 		return -ENOMEM;
 	b->fd = -1;
@@ -74,7 +87,7 @@ int bundle_writer__new(const char *path, int64_t max_bytes, struct bundle_writer
 	b->max = max_bytes;
 	b->members = json_object_new_object();
 	b->cuts = json_object_new_array();
-	b->a = archive_write_new();
+	b->a = A->archive_write_new();
 	if (!b->members || !b->cuts || !b->a) {
 		r = -ENOMEM;
 		errbuf_set(err, "failed to start %s: %s", path, strerror(ENOMEM));
@@ -84,11 +97,12 @@ int bundle_writer__new(const char *path, int64_t max_bytes, struct bundle_writer
 	 * gzip level 3: evidence is mostly repetitive JSON that compresses ~15:1 at any level,
 	 * and level 6 costs twice the time for a few per cent.
 	 */
-	if (archive_write_add_filter_gzip(b->a) ||
-	    archive_write_set_filter_option(b->a, "gzip", "compression-level", "3") ||
-	    archive_write_set_format_pax_restricted(b->a) || archive_write_open_fd(b->a, b->fd)) {
+	if (A->archive_write_add_filter_gzip(b->a) ||
+	    A->archive_write_set_filter_option(b->a, "gzip", "compression-level", "3") ||
+	    A->archive_write_set_format_pax_restricted(b->a) ||
+	    A->archive_write_open_fd(b->a, b->fd)) {
 		r = -EIO;
-		errbuf_set(err, "failed to start %s: %s", path, archive_error_string(b->a));
+		errbuf_set(err, "failed to start %s: %s", path, A->archive_error_string(b->a));
 		goto fail;
 	}
 	*out = b;
@@ -103,7 +117,7 @@ void bundle_writer__free(struct bundle_writer *b)
 	if (!b)
 		return;
 	if (b->a)
-		archive_write_free(b->a);
+		A->archive_write_free(b->a);
 	if (b->fd >= 0)
 		close(b->fd);
 	if (!b->done && b->tmp[0])
@@ -134,25 +148,25 @@ void bundle_note_cut(struct bundle_writer *b, const char *name, const char *what
 
 static int write_entry(struct bundle_writer *b, const char *name, const char *data, size_t len)
 {
-	struct archive_entry *e = archive_entry_new();
+	struct archive_entry *e = A->archive_entry_new();
 	struct json_object *m;
 	char hex[65];
 	int r = 0;
 
 	if (!e)
 		return -ENOMEM;
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_size(e, (la_int64_t)len);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0640);
-	archive_entry_set_mtime(e, time(NULL), 0);
-	if (archive_write_header(b->a, e) != ARCHIVE_OK ||
-	    (len && archive_write_data(b->a, data, len) != (la_ssize_t)len)) {
+	A->archive_entry_set_pathname(e, name);
+	A->archive_entry_set_size(e, (la_int64_t)len);
+	A->archive_entry_set_filetype(e, AE_IFREG);
+	A->archive_entry_set_perm(e, 0640);
+	A->archive_entry_set_mtime(e, time(NULL), 0);
+	if (A->archive_write_header(b->a, e) != ARCHIVE_OK ||
+	    (len && A->archive_write_data(b->a, data, len) != (la_ssize_t)len)) {
 		log_err("failed to write %s into %s: %s", name, b->path,
-			archive_error_string(b->a));
+			A->archive_error_string(b->a));
 		r = -EIO;
 	}
-	archive_entry_free(e);
+	A->archive_entry_free(e);
 	if (r)
 		return r;
 	sha256_hex(data, len, hex);
@@ -202,8 +216,8 @@ int bundle_finish(struct bundle_writer *b, struct json_object *extra, struct err
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	r = write_entry(b, BUNDLE_MANIFEST, text, strlen(text));
 	json_object_put(m);
-	if (!r && archive_write_close(b->a) != ARCHIVE_OK) {
-		errbuf_set(err, "failed to finish %s: %s", b->path, archive_error_string(b->a));
+	if (!r && A->archive_write_close(b->a) != ARCHIVE_OK) {
+		errbuf_set(err, "failed to finish %s: %s", b->path, A->archive_error_string(b->a));
 		return -EIO;
 	}
 	if (r) {
@@ -266,8 +280,10 @@ static int walk_bundle(const char *path, struct walk *w, struct errbuf *err)
 	static char buf[1 << 16];
 	int64_t total = 0;
 	struct stat st;
-	int fd, rc, ret = 0;
+	int fd, rc, ret = need_archlib(err);
 
+	if (ret)
+		return ret;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		ret = fd < 0 ? -errno : -EINVAL;
@@ -277,23 +293,23 @@ static int walk_bundle(const char *path, struct walk *w, struct errbuf *err)
 			close(fd);
 		return ret;
 	}
-	a = archive_read_new();
-	if (!a || archive_read_support_filter_gzip(a) || archive_read_support_format_tar(a) ||
-	    archive_read_open_fd(a, fd, sizeof(buf))) {
+	a = A->archive_read_new();
+	if (!a || A->archive_read_support_filter_gzip(a) || A->archive_read_support_format_tar(a) ||
+	    A->archive_read_open_fd(a, fd, sizeof(buf))) {
 		snprintf(w->problem, sizeof(w->problem), "not a tar.gz: %s",
-			 a ? archive_error_string(a) : "out of memory");
+			 a ? A->archive_error_string(a) : "out of memory");
 		goto out;
 	}
-	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
+	while ((rc = A->archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		const char *name = A->archive_entry_pathname(e);
 		struct sha256_ctx c;
 		uint8_t d[SHA256_DIGEST_SIZE];
 		bool keep, is_manifest;
 		int64_t got = 0;
 		la_ssize_t r;
 
-		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
-		    archive_entry_symlink(e)) {
+		if (A->archive_entry_filetype(e) != AE_IFREG || A->archive_entry_hardlink(e) ||
+		    A->archive_entry_symlink(e)) {
 			snprintf(w->problem, sizeof(w->problem),
 				 "member '%.100s' is not a regular file", name ? name : "");
 			goto out;
@@ -314,23 +330,23 @@ static int walk_bundle(const char *path, struct walk *w, struct errbuf *err)
 					 name);
 				goto out;
 			}
-		if (!archive_entry_size_is_set(e) || archive_entry_size(e) > BUNDLE_MAX_MEMBER ||
-		    archive_entry_size(e) < 0) {
+		if (!A->archive_entry_size_is_set(e) ||
+		    A->archive_entry_size(e) > BUNDLE_MAX_MEMBER || A->archive_entry_size(e) < 0) {
 			snprintf(w->problem, sizeof(w->problem), "member %s is too large", name);
 			goto out;
 		}
 		is_manifest = !strcmp(name, BUNDLE_MANIFEST);
 		keep = is_manifest || (w->want && !strcmp(name, w->want));
-		if (is_manifest && archive_entry_size(e) > MANIFEST_MAX) {
+		if (is_manifest && A->archive_entry_size(e) > MANIFEST_MAX) {
 			snprintf(w->problem, sizeof(w->problem), "the manifest is too large");
 			goto out;
 		}
 		snprintf(w->seen[w->n].name, sizeof(w->seen[0].name), "%s", name);
 		sha256_init(&c);
-		while ((r = archive_read_data(a, buf, sizeof(buf))) > 0) {
+		while ((r = A->archive_read_data(a, buf, sizeof(buf))) > 0) {
 			got += r;
 			total += r;
-			if (got > archive_entry_size(e) || total > BUNDLE_MAX_TOTAL) {
+			if (got > A->archive_entry_size(e) || total > BUNDLE_MAX_TOTAL) {
 				snprintf(w->problem, sizeof(w->problem), "member %s is too large",
 					 name);
 				goto out;
@@ -356,7 +372,7 @@ static int walk_bundle(const char *path, struct walk *w, struct errbuf *err)
 		if (r < 0) {
 			snprintf(w->problem, sizeof(w->problem),
 				 "member %s is truncated or corrupt: %s", name,
-				 archive_error_string(a));
+				 A->archive_error_string(a));
 			goto out;
 		}
 		if (keep && !(is_manifest ? w->manifest : w->data)) {
@@ -371,10 +387,10 @@ static int walk_bundle(const char *path, struct walk *w, struct errbuf *err)
 	}
 	if (rc != ARCHIVE_EOF)
 		snprintf(w->problem, sizeof(w->problem), "the archive is truncated or corrupt: %s",
-			 archive_error_string(a));
+			 A->archive_error_string(a));
 out:
 	if (a)
-		archive_read_free(a);
+		A->archive_read_free(a);
 	close(fd);
 	return ret;
 }
