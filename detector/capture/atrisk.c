@@ -10,27 +10,20 @@
 
 #include "core/clock.h"
 #include "capture/atrisk.h"
+#include "capture/procfile.h"
 #include "core/event.h"
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
 #define HWCAPS_DIR "/glibc-hwcaps/x86-64-v"
 
 /* Fields 3.. of /proc/PID/stat, after the comm that may hold spaces and parentheses. */
-static int read_stat(const char *proc, int pid, struct atrisk_proc *p, unsigned long *flags)
+int atrisk_parse_stat(char *buf, struct atrisk_proc *p, unsigned long *flags)
 {
-	char path[64], buf[1024], *open, *close, *tok, *save;
+	char *open, *close, *tok, *save;
 	unsigned long long start = 0;
-	FILE *f;
-	size_t len;
 	int field = 3;
+	double ns;
 
-	snprintf(path, sizeof(path), "%s/%d/stat", proc, pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = 0;
 	open = strchr(buf, '(');
 	close = strrchr(buf, ')');
 	if (!open || !close || close < open)
@@ -48,29 +41,84 @@ static int read_stat(const char *proc, int pid, struct atrisk_proc *p, unsigned 
 	}
 	if (field != 22)
 		return -EINVAL;
-	p->start_boot_ns = (int64_t)(start * (1000000000.0 / sysconf(_SC_CLK_TCK)));
+	/*
+	 * A start of "-1" (strtoull wraps it to 2^64-1) or any count of ticks past 2^63 ns made
+	 * the conversion to int64_t undefined (found by fuzzing, tests/fixtures/fuzz/proc_stat):
+	 * no process started 292 years after boot, so such a line is malformed.
+	 */
+	ns = start * (1000000000.0 / sysconf(_SC_CLK_TCK));
+	if (!(ns >= 0 && ns < 0x1p63))
+		return -EINVAL;
+	p->start_boot_ns = (int64_t)ns;
 	return 0;
+}
+
+static int read_stat(const char *proc, int pid, struct atrisk_proc *p, unsigned long *flags)
+{
+	char path[64], buf[1024];
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/stat", proc, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	return atrisk_parse_stat(buf, p, flags);
+}
+
+int atrisk_maps_level(FILE *f)
+{
+	char line[4096];
+	int level = 0;
+
+	/* Whole lines only (procfile.h): the tail of a long path is not a mapping line. */
+	while (procfile_line(f, line, sizeof(line)) >= 0) {
+		/*
+		 * Every occurrence counts, not only the first: a path naming a lower level before
+		 * the directory it maps from (".../x86-64-v1000 .../glibc-hwcaps/x86-64-v3/libz.so",
+		 * found by fuzzing, tests/fixtures/fuzz/proc_maps) hid the process's real level.
+		 */
+		for (const char *s = line; (s = strstr(s, HWCAPS_DIR)); s++) {
+			char d = s[strlen(HWCAPS_DIR)];
+
+			if (isdigit((unsigned char)d) && d - '0' > level)
+				level = d - '0';
+		}
+	}
+	return level;
 }
 
 static int hwcaps_level(const char *proc, int pid)
 {
-	char path[64], line[4096];
-	int level = 0;
+	char path[64];
+	int level;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%d/maps", proc, pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		const char *s = strstr(line, HWCAPS_DIR);
-
-		if (s && isdigit((unsigned char)s[strlen(HWCAPS_DIR)]) &&
-		    s[strlen(HWCAPS_DIR)] - '0' > level)
-			level = s[strlen(HWCAPS_DIR)] - '0';
-	}
+	level = atrisk_maps_level(f);
 	fclose(f);
 	return level;
+}
+
+bool atrisk_environ_masked(const char *buf, size_t n)
+{
+	bool masked = false;
+
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+		const char *hw;
+
+		if (strncmp(buf + i, "GLIBC_TUNABLES=", 15))
+			continue;
+		hw = strstr(buf + i, "glibc.cpu.hwcaps=");
+		masked = hw && strstr(hw, "-AVX2");
+	}
+	return masked;
 }
 
 /*
@@ -81,7 +129,6 @@ static int hwcaps_level(const char *proc, int pid)
 static bool glibc_masked(const char *proc, int pid)
 {
 	char path[64], buf[16384];
-	bool masked = false;
 	size_t n;
 	FILE *f;
 
@@ -92,15 +139,7 @@ static bool glibc_masked(const char *proc, int pid)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
-		const char *hw;
-
-		if (strncmp(buf + i, "GLIBC_TUNABLES=", 15))
-			continue;
-		hw = strstr(buf + i, "glibc.cpu.hwcaps=");
-		masked = hw && strstr(hw, "-AVX2");
-	}
-	return masked;
+	return atrisk_environ_masked(buf, n);
 }
 
 static int cmp_proc(const void *a, const void *b)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 
@@ -42,6 +43,17 @@ struct atrisk_list {
  */
 int atrisk_scan(const char *proc, int64_t change_boot_ns, int level_now, struct atrisk_list *out);
 void atrisk_list_free(struct atrisk_list *l);
+
+/*
+ * The readers behind atrisk_scan(), on text already read, so that hostile /proc contents
+ * can be tested and fuzzed without a process to produce them.
+ */
+/** /proc/PID/stat text (NUL-terminated, modified): comm, flags, start.  0 or -EINVAL. */
+int atrisk_parse_stat(char *buf, struct atrisk_proc *p, unsigned long *flags);
+/** The highest glibc-hwcaps/x86-64-vN level a /proc/PID/maps stream maps; 0: none. */
+int atrisk_maps_level(FILE *maps);
+/** Whether /proc/PID/environ text (@n bytes, then a NUL) masks AVX2 in GLIBC_TUNABLES. */
+bool atrisk_environ_masked(const char *buf, size_t n);
 
 /** {"change_boot_ns", "level", "total", "above_level", "processes": [first @max]} */
 struct json_object *atrisk_to_json(const struct atrisk_list *l, int64_t change_boot_ns,

@@ -23,6 +23,7 @@
 #include "bpf/faultwatch.h"
 #include "capture/faultwatch.h"
 #include "capture/kernbpf.h"
+#include "capture/procfile.h"
 #include "faultwatch.skel.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -295,16 +296,17 @@ static void read_exe(struct fault *f)
 	f->exe[n > 0 ? n : 0] = '\0';
 }
 
-static void read_mapping(struct fault *f)
+void faultwatch_parse_maps(struct fault *f, FILE *fp)
 {
-	char path[64], line[PATH_MAX + 128];
-	FILE *fp;
+	char line[PATH_MAX + 128];
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", f->pid);
-	fp = fopen(path, "re");
-	if (!fp)
-		return;
-	while (fgets(line, sizeof(line), fp)) {
+	/*
+	 * Whole lines only: fgets() handed the tail of a line longer than the buffer over as a
+	 * line of its own, so a process that maps a file under a path of 4 KiB and more ending
+	 * in "7f00-7fff r-xp 0 0:0 0 /usr/lib/libc.so.6" chose the mapping its faults were
+	 * attributed to (tests/fixtures/fuzz/proc_maps/long-path-forges-a-line).
+	 */
+	while (procfile_line(fp, line, sizeof(line)) >= 0) {
 		unsigned long long start, end, off;
 		int name_at = 0;
 
@@ -323,20 +325,32 @@ static void read_mapping(struct fault *f)
 		}
 		break;
 	}
-	fclose(fp);
 }
 
-static void read_cgroup(struct fault *f)
+static void read_mapping(struct fault *f)
 {
-	char path[64], line[512];
+	char path[64];
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", f->pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", f->pid);
 	fp = fopen(path, "re");
 	if (!fp)
 		return;
-	/* Prefer the unified hierarchy ("0::/path"): it is what the cgroup id names. */
-	while (fgets(line, sizeof(line), fp)) {
+	faultwatch_parse_maps(f, fp);
+	fclose(fp);
+}
+
+void faultwatch_parse_cgroup(struct fault *f, FILE *fp)
+{
+	char line[512];
+
+	/*
+	 * Prefer the unified hierarchy ("0::/path"): it is what the cgroup id names.  Whole
+	 * lines only: with fgets() the tail of a cgroup path past 511 bytes, which a user with a
+	 * delegated subtree names, was read as a line and became the fault's cgroup (found by
+	 * fuzzing, tests/fixtures/fuzz/proc_cgroup).
+	 */
+	while (procfile_line(fp, line, sizeof(line)) >= 0) {
 		char *p = strchr(line, ':');
 
 		p = p ? strchr(p + 1, ':') : NULL;
@@ -348,6 +362,18 @@ static void read_cgroup(struct fault *f)
 		if (!strncmp(line, "0::", 3))
 			break;
 	}
+}
+
+static void read_cgroup(struct fault *f)
+{
+	char path[64];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", f->pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return;
+	faultwatch_parse_cgroup(f, fp);
 	fclose(fp);
 }
 

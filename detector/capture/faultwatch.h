@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/fault.h"
 
@@ -62,5 +63,12 @@ int faultwatch_prune(struct faultwatch *fw);
 
 /** Fill the /proc enrichment of @f (exe, mapping, cgroup) as far as the process allows. */
 void faultwatch_enrich(struct fault *f);
+/*
+ * The readers behind it, on a stream of the file's text (tests and fuzzing feed them
+ * hostile contents): the mapping that holds f->ip from /proc/PID/maps (has_map,
+ * map_offset, map_path), and the cgroup path from /proc/PID/cgroup.
+ */
+void faultwatch_parse_maps(struct fault *f, FILE *maps);
+void faultwatch_parse_cgroup(struct fault *f, FILE *cgroup);
 
 #endif
