@@ -52,13 +52,23 @@ static int visible_entry(const struct dirent *d)
 	return d->d_name[0] != '.';
 }
 
+/* The folders of tests/fixtures/fuzz (its README is not one). */
+static int target_folder(const struct dirent *d)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", REGRESSIONS, d->d_name);
+	return visible_entry(d) && !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
 /* The parameters live in Criterion's shared memory (cr_malloc), which cannot grow: count
  * the files first, then fill. */
 static size_t walk(struct regression *v)
 {
 	struct dirent **targets = NULL;
 	size_t n = 0;
-	int nt = scandir(REGRESSIONS, &targets, visible_entry, by_name);
+	int nt = scandir(REGRESSIONS, &targets, target_folder, by_name);
 
 	for (int i = 0; i < nt; i++) {
 		struct dirent **files = NULL;
@@ -71,14 +81,11 @@ static size_t walk(struct regression *v)
 			char path[1024];
 
 			snprintf(path, sizeof(path), "%s/%s", dir, files[j]->d_name);
-			/* README names where each input came from; it is not an input. */
-			if (strcmp(files[j]->d_name, "README")) {
-				if (v) {
-					v[n].target = cr_strdup(targets[i]->d_name);
-					v[n].path = cr_strdup(path);
-				}
-				n++;
+			if (v) {
+				v[n].target = cr_strdup(targets[i]->d_name);
+				v[n].path = cr_strdup(path);
 			}
+			n++;
 			free(files[j]);
 		}
 		free(files);
@@ -124,7 +131,7 @@ ParameterizedTest(struct regression *r, fuzz_regressions, replay)
 Test(fuzz_regressions, every_folder_names_a_target)
 {
 	struct dirent **targets = NULL;
-	int nt = scandir(REGRESSIONS, &targets, visible_entry, by_name);
+	int nt = scandir(REGRESSIONS, &targets, target_folder, by_name);
 
 	cr_assert_geq(nt, 1, "%s: no regression folder", REGRESSIONS);
 	for (int i = 0; i < nt; i++) {
