@@ -151,8 +151,8 @@ make_seeds() {
 
 # --- runs ------------------------------------------------------------------------------------
 
-# stat LOG KEY: a libFuzzer final statistic.
-stat() {
+# final_stat LOG KEY: one of libFuzzer's final statistics.
+final_stat() {
 	sed -n "s/^stat::$2: *//p" "$1" | tail -n 1
 }
 
@@ -174,8 +174,8 @@ run_one() {
 		> "$log" 2>&1
 	status=$?
 	set -e
-	execs=$(stat "$log" number_of_executed_units)
-	rate=$(stat "$log" average_exec_per_sec)
+	execs=$(final_stat "$log" number_of_executed_units)
+	rate=$(final_stat "$log" average_exec_per_sec)
 	size=$(sed -n 's/.*corp: \([0-9]*\)\/.*/\1/p' "$log" | tail -n 1)
 	crashes=$(find "$art" -newer "$art/.start" -type f \( -name 'crash-*' -o -name 'leak-*' \
 		-o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
