@@ -24,10 +24,20 @@ bashcompdir ?= $(datadir)/bash-completion/completions
 EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
 
-# SAN=1 builds everything with ASan and UBSan (CI runs the suite this way).
+# SAN=1 builds everything with ASan and UBSan (CI runs the suite this way).  SAN=fuzz and
+# SAN=fuzz-speed are the libFuzzer builds `make fuzz` and `make bench` ask for (with clang).
 SAN ?=
 ifeq ($(SAN),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else ifeq ($(SAN),fuzz)
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+else ifeq ($(SAN),fuzz-speed)
+SAN_FLAGS := -fsanitize=fuzzer-no-link
+endif
+ifneq ($(filter fuzz fuzz-speed,$(SAN)),)
+# clang 14's own assembler lacks the newest instructions the probes run: GNU as builds them.
+$(OUT)/probes/%.o: EXTRA_CFLAGS += -fno-integrated-as
 endif
 
 ifeq ($(V),1)
@@ -49,9 +59,10 @@ PKG_DEB_PKGS := debhelper devscripts lintian rpm fakeroot
 # What the tests and benchmarks use beyond the build: real tools, not mocks.
 # chromium renders report.html headless: a screenshot, no network request, no console error.
 # QEMU and libvirt's data: the model table is checked against a regeneration from QEMU
-# (about 5 s) and against libvirt's own model files.
+# (about 5 s) and against libvirt's own model files.  libclang-rt-14-dev holds libFuzzer and
+# the sanitizer runtimes for clang 14 (`make fuzz`).
 TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus stress-ng bpftrace \
-	chromium qemu-system-x86 libvirt0 python3 $(PKG_DEB_PKGS)
+	chromium qemu-system-x86 libvirt0 python3 libclang-rt-14-dev $(PKG_DEB_PKGS)
 
 # Recursively expanded on purpose: pkg-config runs only after `deps` has installed it all.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -84,10 +95,17 @@ TEST_SRCS := $(wildcard tests/unit/*.c)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 
+# libFuzzer targets, one file each: tests/fuzz/fuzz_<name>.c (README, "Fuzzing").  The
+# evidence bundle reader (branch report) gets its target here once it exists: bundle.
+FUZZ_TARGETS := dump_detect dump_libcpuid dump_aida64 dump_cpuid_r dump_json snapjson config \
+	recording replay explain attrib isafallback proc_stat proc_maps proc_cgroup proc_environ
+FUZZ_SRCS := $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS))
+
 LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out detector/cli/main.c,$(DETECTOR_SRCS)) $(PROBE_SRCS))
 MAIN_OBJ := $(OUT)/detector/cli/main.o
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
-TEST_OBJS := $(patsubst %.c,$(OUT)/%.o,$(TEST_SRCS))
+# The unit suite links the fuzz targets too: it replays their committed regressions.
+TEST_OBJS := $(patsubst %.c,$(OUT)/%.o,$(TEST_SRCS) tests/fuzz/fuzz.c $(FUZZ_SRCS))
 HELPERS := $(patsubst tests/helpers/%.c,$(OUT)/tests/helpers/%,$(HELPER_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 
@@ -98,7 +116,7 @@ TESTBIN := $(OUT)/tests/unit_tests
 # Keep skeletons and BPF objects: they are intermediates of a chain, not rubbish.
 .SECONDARY:
 .PHONY: all deps deps-check test-deps install-debs test bench install uninstall clean check-format format run helpers \
-	check-layers models
+	check-layers models fuzz fuzz-bins
 
 all: $(PROG)
 
@@ -173,6 +191,14 @@ $(OUT)/bench/%: tests/bench/%.c $(LIB_OBJS) | deps-check
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -DCPUDRIFT_SRCDIR='"$(CURDIR)"' $< $(LIB_OBJS) $(ALL_LDFLAGS) $(PKG_LIBS) -o $@
 
+# A fuzz target: its own file with libFuzzer's entry point, over objects built with SAN=fuzz.
+$(OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(OUT)/tests/fuzz/fuzz.o $(LIB_OBJS) | deps-check
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -DFUZZ_LIBFUZZER $< $(OUT)/tests/fuzz/fuzz.o $(LIB_OBJS) \
+		$(ALL_LDFLAGS) -fsanitize=fuzzer $(PKG_LIBS) -o $@
+
+fuzz-bins: $(patsubst %,$(OUT)/fuzz_%,$(FUZZ_TARGETS))
+
 $(OUT) $(OUT)/bpf:
 	@mkdir -p $@
 
@@ -185,8 +211,20 @@ test: test-deps $(PROG) $(TESTBIN) $(HELPERS)
 	$(call msg,TEST,$(TESTBIN))
 	$(Q)CPUDRIFT_BUILD=$(CURDIR)/$(OUT) $(TESTBIN) --jobs 1 $(TEST_ARGS)
 
+# The fuzzing figure is libFuzzer's own executions per second over a short run, built
+# without ASan or UBSan (SAN=fuzz-speed): the parsers' speed, not the sanitizers'.
+FUZZ_BENCH_SECONDS ?= 5
 bench: test-deps $(PROG) $(BENCHES) $(HELPERS)
 	$(Q)for b in $(BENCHES); do CPUDRIFT_BUILD=$(CURDIR)/$(OUT) $$b || exit 1; done
+	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/fuzz-speed SAN=fuzz-speed CC=$(CLANG) fuzz-bins
+	$(Q)sh tests/fuzz/run.sh bench $(FUZZ_BENCH_SECONDS) $(OUT)/fuzz-speed $(PROG) $(FUZZ_TARGETS)
+
+# Every fuzz target for FUZZ_SECONDS (ASan + UBSan), seeds made now from tests/fixtures and
+# ../shared/data; fails on a crash, a hang, a leak or a broken check (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+fuzz: test-deps $(PROG)
+	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/fuzz SAN=fuzz CC=$(CLANG) fuzz-bins
+	$(Q)sh tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(OUT)/fuzz $(PROG) $(FUZZ_TARGETS)
 
 # The main job on built-in defaults: the service in the foreground, its store under $(OUT).
 run: $(PROG)

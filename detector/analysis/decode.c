@@ -72,6 +72,9 @@ static void trim(char *s)
 			*p = '?';
 }
 
+/* cache_type_t's NUM_CACHE_TYPES in libcpuid 0.6.2's libcpuid_internal.h (not installed). */
+#define LIBCPUID_MAX_CACHES 5
+
 static void put_raw(uint32_t dst[NUM_REGS], const struct leafval *l)
 {
 	if (l)
@@ -86,7 +89,14 @@ static void to_libcpuid(const struct vcpu_dump *v, struct cpu_raw_data_t *raw)
 		put_raw(raw->basic_cpuid[i], vcpu_dump_get(v, i, 0));
 	for (uint32_t i = 0; i < MAX_EXT_CPUID_LEVEL; i++)
 		put_raw(raw->ext_cpuid[i], vcpu_dump_get(v, LEAF_EXT_BASE + i, 0));
-	for (uint32_t i = 0; i < MAX_INTELFN4_LEVEL; i++)
+	/*
+	 * libcpuid 0.6.2's cpu_identify() stores one mask per leaf-4 cache it recognises in a
+	 * 5-entry stack array (NUM_CACHE_TYPES) indexed by subleaf: a recognised cache at
+	 * subleaf 5 or later smashed its stack (an AIDA64 dump with six untagged leaf-4 lines,
+	 * found by fuzzing, tests/fixtures/fuzz/dump_aida64).  No CPU has more than five (L1d,
+	 * L1i, L2, L3, L4), so it is given five.  0x8000001D has 4 entries there: safe.
+	 */
+	for (uint32_t i = 0; i < LIBCPUID_MAX_CACHES && i < MAX_INTELFN4_LEVEL; i++)
 		put_raw(raw->intel_fn4[i], vcpu_dump_get(v, 4, i));
 	for (uint32_t i = 0; i < MAX_INTELFN11_LEVEL; i++)
 		put_raw(raw->intel_fn11[i], vcpu_dump_get(v, 0xb, i));
@@ -109,6 +119,12 @@ static uint32_t kb_or_zero(int32_t v)
  */
 static pthread_mutex_t libcpuid_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* libcpuid's warnings (caches it cannot name, ...) are chatter: our log, at debug. */
+static void libcpuid_warning(const char *msg)
+{
+	log_debug("libcpuid: %s", msg);
+}
+
 static void decode_libcpuid(const struct vcpu_dump *v, struct identity *id)
 {
 	struct cpu_raw_data_t raw;
@@ -118,6 +134,7 @@ static void decode_libcpuid(const struct vcpu_dump *v, struct identity *id)
 	to_libcpuid(v, &raw);
 	memset(&data, 0, sizeof(data));
 	pthread_mutex_lock(&libcpuid_lock);
+	cpuid_set_warn_function(libcpuid_warning);
 	r = cpu_identify(&raw, &data);
 	if (r)
 		log_debug("libcpuid cannot identify this CPU: %s", cpuid_error());

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "capture/faultrec.h"
+#include "capture/procfile.h"
 #include "core/clock.h"
 
 static const char *const reject_names[] = {
@@ -242,48 +243,35 @@ int faultrec_proc_alive(int pid, uint64_t start_ns)
 	return 1;
 }
 
-static FILE *open_at(int dirfd, const char *name)
+void faultrec_parse_cgroup(struct fault *f, FILE *fp)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
-
-	if (fd >= 0 && !fp)
-		close(fd);
-	return fp;
-}
-
-static void read_cgroup(int dirfd, struct fault *f)
-{
-	FILE *fp = open_at(dirfd, "cgroup");
 	char line[512];
 
-	if (!fp)
-		return;
-	/* Prefer the unified hierarchy ("0::/path"): it is what the cgroup id names. */
-	while (fgets(line, sizeof(line), fp)) {
+	/*
+	 * Prefer the unified hierarchy ("0::/path"): it is what the cgroup id names.  Whole
+	 * lines only (procfile_line): the tail of a cgroup path past the buffer, which a user
+	 * with a delegated subtree names, must never pass for a line of its own (found by
+	 * fuzzing, tests/fixtures/fuzz/proc_cgroup).
+	 */
+	while (procfile_line(fp, line, sizeof(line)) >= 0) {
 		char *p = strchr(line, ':');
 
 		p = p ? strchr(p + 1, ':') : NULL;
 		if (!p)
 			continue;
-		p[strcspn(p, "\n")] = '\0';
 		if (!strncmp(line, "0::", 3) || !f->cgroup[0])
 			snprintf(f->cgroup, sizeof(f->cgroup), "%s", p + 1);
 		if (!strncmp(line, "0::", 3))
 			break;
 	}
-	fclose(fp);
 }
 
-/* The mapping that holds the IP, from /proc/PID/maps (the kernel's read failed). */
-static void read_mapping(int dirfd, struct fault *f)
+void faultrec_parse_maps(struct fault *f, FILE *fp)
 {
-	FILE *fp = open_at(dirfd, "maps");
 	char line[PATH_MAX + 128];
 
-	if (!fp)
-		return;
-	while (fgets(line, sizeof(line), fp)) {
+	/* Whole lines only: a mapped path of 4 KiB and more could otherwise forge a line. */
+	while (procfile_line(fp, line, sizeof(line)) >= 0) {
 		unsigned long long start, end, off, ino;
 		unsigned major, minor;
 		int name_at = 0;
@@ -295,10 +283,8 @@ static void read_mapping(int dirfd, struct fault *f)
 			continue;
 		if (f->has_map) {
 			/* The kernel named the file; /proc only adds the path a flush lacks. */
-			if (name_at > 0 && !f->map_path[0] && ino == f->map_file.ino) {
-				line[strcspn(line, "\n")] = '\0';
+			if (name_at > 0 && !f->map_path[0] && ino == f->map_file.ino)
 				snprintf(f->map_path, sizeof(f->map_path), "%s", line + name_at);
-			}
 			break;
 		}
 		f->has_map = true;
@@ -310,14 +296,24 @@ static void read_mapping(int dirfd, struct fault *f)
 		} else {
 			f->map_offset = f->ip - start;
 		}
-		if (name_at > 0) {
-			char *name = line + name_at;
-
-			name[strcspn(name, "\n")] = '\0';
-			snprintf(f->map_path, sizeof(f->map_path), "%s", *name ? name : "[anon]");
-		}
+		if (name_at > 0)
+			snprintf(f->map_path, sizeof(f->map_path), "%s",
+				 line[name_at] ? line + name_at : "[anon]");
 		break;
 	}
+}
+
+static void read_at(int dirfd, const char *name, struct fault *f,
+		    void (*parse)(struct fault *, FILE *))
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
+
+	if (fd >= 0 && !fp)
+		close(fd);
+	if (!fp)
+		return;
+	parse(f, fp);
 	fclose(fp);
 }
 
@@ -328,9 +324,9 @@ void faultrec_enrich(struct fault *f)
 	if (dirfd < 0)
 		return;
 	/* Each read goes through the checked directory: a reused pid cannot answer. */
-	read_cgroup(dirfd, f);
+	read_at(dirfd, "cgroup", f, faultrec_parse_cgroup);
 	if (!f->has_map || !f->map_path[0])
-		read_mapping(dirfd, f);
+		read_at(dirfd, "maps", f, faultrec_parse_maps);
 	if (!f->exe[0]) {
 		ssize_t n = readlinkat(dirfd, "exe", f->exe, sizeof(f->exe) - 1);
 

@@ -9,6 +9,8 @@
 #ifndef CPUDRIFT_FAULTREC_H
 #define CPUDRIFT_FAULTREC_H
 
+#include <stdio.h>
+
 #include <linux/types.h>
 
 #include "bpf/faultwatch.h"
@@ -33,6 +35,14 @@ const char *faultrec_reject_name(unsigned reason);
  * process now (start time differs).
  */
 void faultrec_enrich(struct fault *f);
+
+/*
+ * The readers behind it, on the file's text (tests and fuzzing feed them hostile contents):
+ * the cgroup path from /proc/PID/cgroup, the mapping that holds f->ip from /proc/PID/maps.
+ * Whole lines only: a long line's tail never passes for a line.
+ */
+void faultrec_parse_cgroup(struct fault *f, FILE *fp);
+void faultrec_parse_maps(struct fault *f, FILE *fp);
 
 /**
  * 1 when @pid is alive and started at @start_ns (CLOCK_BOOTTIME ns, the kernel's

@@ -106,7 +106,10 @@ int procscan_read(struct procscan *s, int pid, unsigned what, struct proc_facts 
 int procscan_parse_stat(const char *buf, size_t len, struct proc_stat *out);
 /** Highest x86-64-vN in glibc-hwcaps paths of complete maps lines; 0 none. */
 int procscan_parse_maps(const char *buf, size_t len);
-/** 1 when the last glibc.cpu.hwcaps setting in the environment's GLIBC_TUNABLES masks AVX2. */
+/**
+ * 1 when the last glibc.cpu.hwcaps setting in the environment's GLIBC_TUNABLES masks AVX2,
+ * 0 when none does, -1 when that cannot be told (a value too long to judge).
+ */
 int procscan_parse_environ(const char *buf, size_t len);
 /** 1 when the auxiliary vector holds AT_SECURE != 0 (glibc then ignores the tunable). */
 int procscan_parse_auxv(const char *buf, size_t len);

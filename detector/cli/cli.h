@@ -4,6 +4,8 @@
 #define CPUDRIFT_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <json-c/json.h>
@@ -27,6 +29,12 @@ FILE *cli_open_out(const char *path);
 int cli_close_out(FILE *f, const char *path);
 /** The program's whole argv (for re-executing itself). */
 extern char **cli_argv;
+
+/**
+ * `explain`'s instruction bytes: hex digits across @argc words ("0f 0b", "0f0b",
+ * "0x0f,0x0b", "\x0f\x0b"), at most @max bytes into @out.  The count, or -1 when not hex.
+ */
+int explain_parse_hex(int argc, char **argv, uint8_t *out, size_t max);
 
 /** "-v" handling shared by subcommands. */
 void cli_verbose(void);

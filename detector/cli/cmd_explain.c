@@ -41,7 +41,7 @@
 #include "capture/probe.h"
 #include "core/snapshot.h"
 
-static int parse_hex(int argc, char **argv, uint8_t *out, size_t max)
+int explain_parse_hex(int argc, char **argv, uint8_t *out, size_t max)
 {
 	size_t n = 0;
 	int hi = -1;
@@ -220,7 +220,7 @@ int cmd_explain(int argc, char **argv)
 			return EXIT_ERROR;
 		}
 	}
-	n = parse_hex(argc - optind, argv + optind, bytes, sizeof(bytes));
+	n = explain_parse_hex(argc - optind, argv + optind, bytes, sizeof(bytes));
 	if (n <= 0) {
 		log_err("failed to parse instruction bytes: give hex digits, e.g. 0f0b");
 		return EXIT_ERROR;

@@ -19,11 +19,11 @@ static void load(void)
 		snprintf(why, sizeof(why), "%s", dlerror());
 		return;
 	}
-#define X(f)                                                              \
-	lib.f = (__typeof__(f) *)dlsym(h, #f);                            \
-	if (!lib.f) {                                                     \
+#define X(f)                                                                   \
+	lib.f = (__typeof__(f) *)dlsym(h, #f);                                 \
+	if (!lib.f) {                                                          \
 		snprintf(why, sizeof(why), "%s lacks %s", ARCHLIB_SONAME, #f); \
-		return;                                                   \
+		return;                                                        \
 	}
 	ARCHLIB_FUNCS(X)
 #undef X

@@ -127,14 +127,23 @@ int lcdump_finish(struct parser *p)
 	for (uint32_t k = 0; k < LC_NARRAYS && !ret; k++) {
 		const struct lc_array *a = &lc_arrays[k];
 		const struct leafval *l0;
+		uint32_t r0[4];
 
 		if (a->indexed || !in_range(v, a->leaf))
 			continue;
 		l0 = vcpu_dump_get(v, a->leaf, 0) ?: vcpu_dump_get(&p->lc, k, 0);
-		for (uint32_t j = 0; l0 && !ret; j++) {
+		if (!l0)
+			continue;
+		/*
+		 * A copy: l0 may point into v->leaves, which the puts below reallocate (a
+		 * use-after-free when a vCPU's leaves outgrew 64 here, found by fuzzing,
+		 * tests/fixtures/fuzz/dump_aida64/leaf-array-moves-under-subleaf-0).
+		 */
+		memcpy(r0, l0->r, sizeof(r0));
+		for (uint32_t j = 0; !ret; j++) {
 			const struct leafval *e = vcpu_dump_get(&p->lc, k, j);
 
-			if (!e || !subleaf_valid(a->leaf, j, e->r, l0->r))
+			if (!e || !subleaf_valid(a->leaf, j, e->r, r0))
 				break;
 			if (j || !vcpu_dump_get(v, a->leaf, 0))
 				ret = dumpparse_put_leaf(p, v, a->leaf, j, e->r);

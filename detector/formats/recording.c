@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,12 @@ void rec_line_clear(struct rec_line *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* INT64_MAX is the end of a recording (engine_flush), never the time of a line. */
+static bool is_time(int64_t ns)
+{
+	return ns >= 0 && ns != INT64_MAX;
+}
+
 static int get_time(struct json_object *j, const char *key, int64_t *out, struct errbuf *err)
 {
 	struct json_object *v;
@@ -23,8 +30,7 @@ static int get_time(struct json_object *j, const char *key, int64_t *out, struct
 		*out = 0;
 		return 0;
 	}
-	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
-	    json_object_get_int64(v) == INT64_MAX) {
+	if (!json_object_is_type(v, json_type_int) || !is_time(json_object_get_int64(v))) {
 		errbuf_set(err, "\"%s\" is not a time in ns", key);
 		return -EINVAL;
 	}
@@ -78,6 +84,14 @@ static int parse_snapshot(struct json_object *j, struct rec_line *l, struct errb
 	if (mono) {
 		l->snap->monotonic_ns = mono;
 		l->snap->realtime_ns = real;
+	} else if (!is_time(l->snap->monotonic_ns) || !is_time(l->snap->realtime_ns)) {
+		/*
+		 * Without them the snapshot's own order it, and must be times as the line's are:
+		 * a "monotonic_ns" of -5 there was replayed, then written back as a line that
+		 * reads as malformed (tests/fixtures/fuzz/recording/snapshot-time-negative).
+		 */
+		errbuf_set(err, "the snapshot's capture time is not a time in ns");
+		return -EINVAL;
 	}
 	l->kind = REC_SNAPSHOT;
 	return 0;
