@@ -80,7 +80,8 @@ static int fault_cb(const char *class_, const char *feature, int64_t n, void *ar
 
 static struct json_object *collect(struct store *s, const char *dir, int running, int pid)
 {
-	static const char *const keys[] = { "mode", "mode_reason", "started", "version", "config" };
+	static const char *const keys[] = { "mode",    "mode_reason", "started",
+					    "version", "config",      "quick_check" };
 	struct json_object *o = json_object_new_object(), *ev, *faults, *verdict = NULL;
 	struct event_query q = { .kind = EV_MIGRATION_SUSPECTED, .limit = 1 };
 	int64_t counts[EV__COUNT][SEV_CRITICAL + 1];
@@ -147,6 +148,7 @@ static void print_text(struct json_object *o)
 	reason = str(o, "mode_reason", "");
 	printf("%-14s %s%s%s\n", "mode:", str(o, "mode", "unknown"), *reason ? ": " : "", reason);
 	printf("%-14s %s\n", "state dir:", str(o, "state_dir", "?"));
+	printf("%-14s %s\n", "quick check:", str(o, "quick_check", "-"));
 	print_snap("baseline:", json_object_object_get(o, "baseline"));
 	print_snap("last snapshot:", json_object_object_get(o, "last_snapshot"));
 	v = json_object_object_get(o, "last_verdict");

@@ -25,6 +25,7 @@
 #include "capture/capture.h"
 #include "capture/faultwatch.h"
 #include "capture/probe.h"
+#include "capture/quickcheck.h"
 #include "capture/timesrc.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -50,12 +51,16 @@ struct daemon {
 	struct pipeline *pipe;
 	struct faultwatch *fw;
 	struct timesrc *ts;
+	struct quickcheck *qc;
 
 	/* the loop */
 	int epfd, sigfd, tick_fd, trigger_fd, wd_fd;
 	bool stop;
 	bool trigger_armed;
 	int64_t last_capture_mono;
+	int64_t last_quick_mono; /* the last quick check, or the last capture (which is one) */
+	bool quick_now; /* a timing trigger asked for a quick check */
+	uint64_t quick_checks, quick_differences;
 
 	/* what runs and what does not */
 	bool degraded;
@@ -125,6 +130,8 @@ static void after(struct daemon *d, int flags, const char *what)
 	}
 	if (flags & PIPE_TRIGGER && d->trigger_fd >= 0)
 		arm_trigger(d);
+	if (flags & PIPE_QUICKCHECK)
+		d->quick_now = true;
 }
 
 /* --- the snapshot cycle ------------------------------------------------------------------ */
@@ -162,7 +169,7 @@ static int capture_cycle(struct daemon *d, const char *why)
 	int ret;
 
 	log_debug("capturing (%s)", why);
-	d->last_capture_mono = clock_mono_ns();
+	d->last_capture_mono = d->last_quick_mono = clock_mono_ns();
 	ret = take(&s, &ps, &probed);
 	if (ret)
 		return ret;
@@ -170,6 +177,67 @@ static int capture_cycle(struct daemon *d, const char *why)
 	if (probed)
 		after(d, pipeline_probes(d->pipe, &ps), "a probe run");
 	return 0;
+}
+
+/*
+ * The quick check: the feature leaves of one vCPU against the last snapshot.  It runs in
+ * the loop's own wake-ups (at least one a second), so at default settings it costs its
+ * CPUID exits and nothing else.  A difference takes a full snapshot at once: that one is
+ * compared, stored and reported like any other.
+ */
+static void quick_check(struct daemon *d, const char *why)
+{
+	const struct snapshot *last = tracker_current(pipeline_tracker(d->pipe));
+	struct quickcheck_result r;
+	const char *n[FEAT__COUNT];
+	int ret, nl, ng;
+
+	d->quick_now = false;
+	d->last_quick_mono = clock_mono_ns();
+	if (!d->qc || !last)
+		return;
+	ret = quickcheck_run(d->qc, last, &r);
+	if (ret) {
+		log_debug("failed to run the quick check: %s", strerror(-ret));
+		return;
+	}
+	d->quick_checks++;
+	if (!r.differs)
+		return;
+	d->quick_differences++;
+	nl = featset_names(&r.lost, n);
+	ng = featset_count(&r.gained);
+	log_info("quick check (%s) on vCPU %d: CPUID changed since the last snapshot (%d feature%s "
+		 "lost%s%s, %d gained, XCR0 %#llx -> %#llx); capturing",
+		 why, r.cpu, nl, nl == 1 ? "" : "s", nl ? ", first " : "", nl ? n[0] : "", ng,
+		 (unsigned long long)r.xcr0_then, (unsigned long long)r.xcr0_now);
+	capture_cycle(d, "quick check");
+	write_textfile(d);
+}
+
+/* For `cpudrift status`: written with the periodic capture, not per check. */
+static void quick_status(struct daemon *d)
+{
+	char buf[160];
+
+	if (!d->qc || !d->cfg.quick_check_s)
+		snprintf(buf, sizeof(buf), "off");
+	else
+		snprintf(buf, sizeof(buf), "every %llu s, %llu checks, %llu found a change",
+			 (unsigned long long)d->cfg.quick_check_s,
+			 (unsigned long long)d->quick_checks,
+			 (unsigned long long)d->quick_differences);
+	set_status(d, "quick_check", buf);
+}
+
+static void quick_check_if_due(struct daemon *d)
+{
+	int64_t every = (int64_t)d->cfg.quick_check_s * NSEC_PER_SEC;
+
+	if (d->quick_now)
+		quick_check(d, "timing trigger");
+	else if (every > 0 && clock_mono_ns() - d->last_quick_mono >= every)
+		quick_check(d, "periodic");
 }
 
 /* --- sources ----------------------------------------------------------------------------- */
@@ -313,6 +381,7 @@ static void tick(struct daemon *d)
 	};
 
 	capture_cycle(d, "interval");
+	quick_status(d);
 	if (store_retain(d->store, &lim, clock_real_ns()))
 		log_debug("failed to apply retention");
 	if (d->fw)
@@ -424,6 +493,7 @@ static int loop(struct daemon *d)
 				log_warn("failed to handle an event source: %s", strerror(-ret));
 		}
 		after(d, pipeline_flush(d->pipe, clock_mono_ns()), "the timing window");
+		quick_check_if_due(d);
 	}
 	return 0;
 }
@@ -496,6 +566,7 @@ static void teardown(struct daemon *d)
 	if (d->wd_fd >= 0)
 		close(d->wd_fd);
 	timesrc__free(d->ts);
+	quickcheck__free(d->qc);
 	faultwatch__free(d->fw);
 	pipeline__free(d->pipe);
 	hooks__free(d->hooks);
@@ -509,7 +580,7 @@ static int first_capture(struct daemon *d, struct errbuf *err)
 	bool probed;
 	int ret;
 
-	d->last_capture_mono = clock_mono_ns();
+	d->last_capture_mono = d->last_quick_mono = clock_mono_ns();
 	ret = take(&s, &ps, &probed);
 	if (ret) {
 		errbuf_set(err, "failed to capture the first snapshot: %s", strerror(-ret));
@@ -582,6 +653,9 @@ int daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 
+	if (quickcheck__new(&d.qc))
+		log_warn("failed to set up the quick check: %s", strerror(ENOMEM));
+
 	/* 5. the baseline and this boot's first snapshot */
 	ret = first_capture(&d, &err);
 	if (ret) {
@@ -595,6 +669,7 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	set_status(&d, "mode", d.degraded ? "degraded" : "full");
 	set_status(&d, "mode_reason", d.degraded ? d.degraded_why : "");
+	quick_status(&d);
 	write_textfile(&d);
 	sd_notify(0, "READY=1");
 	notify_status(&d);

@@ -139,6 +139,8 @@ static int deliver(struct pipeline *p, struct evlist *l, int ret)
 		/* Timing evidence is a reason to look at CPUID and the silicon right now. */
 		if (e->kind >= EV_TIMING_STALL && e->kind <= EV_TIMING_CPUID_LATENCY)
 			flags |= PIPE_TRIGGER;
+		if (e->kind == EV_TIMING_STALL || e->kind == EV_TIMING_CLOCK_STEP)
+			flags |= PIPE_QUICKCHECK;
 	}
 	evlist_free(l);
 	return ret < 0 ? ret : flags;
