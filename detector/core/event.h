@@ -17,22 +17,24 @@ const char *severity_name(enum severity s);
 int severity_lookup(const char *name);
 
 /* X(ID, "kind", "one-line meaning") */
-#define EVENT_KINDS(X)                                                                           \
-	X(CPUID_DRIFT, "cpuid.drift",                                                            \
-	  "CPUID-visible features or identity changed within this boot")                         \
-	X(CPUID_BOOT_DRIFT, "cpuid.boot_drift",                                                  \
-	  "the VM booted with a different CPUID than last boot")                                 \
-	X(CPUID_VCPU_MISMATCH, "cpuid.vcpu_mismatch", "vCPUs disagree")                          \
-	X(PROBE_MISMATCH, "probe.mismatch", "an advertised feature faults on execution")         \
-	X(PROBE_SHADOW_DRIFT, "probe.shadow_drift", "the masked-but-executable set changed")     \
-	X(FAULT_SIGILL, "fault.sigill", "a classified illegal-instruction fault")                \
-	X(TIMING_STALL, "timing.stall", "the VM (or a vCPU) stood still")                        \
-	X(TIMING_TSC_RATE, "timing.tsc_rate", "the TSC rate changed")                            \
-	X(TIMING_CLOCK_STEP, "timing.clock_step", "CLOCK_REALTIME or a host clock stepped")      \
-	X(TIMING_CLOCKSOURCE, "timing.clocksource", "the clocksource changed or was distrusted") \
-	X(TIMING_STEAL, "timing.steal", "steal time jumped")                                     \
-	X(TIMING_CPUID_LATENCY, "timing.cpuid_latency", "the cost of a CPUID exit shifted")      \
-	X(MIGRATION_SUSPECTED, "migration.suspected", "the fused verdict: this VM probably moved")
+#define EVENT_KINDS(X)                                                                             \
+	X(CPUID_DRIFT, "cpuid.drift",                                                              \
+	  "CPUID-visible features or identity changed within this boot")                           \
+	X(CPUID_BOOT_DRIFT, "cpuid.boot_drift",                                                    \
+	  "the VM booted with a different CPUID than last boot")                                   \
+	X(CPUID_VCPU_MISMATCH, "cpuid.vcpu_mismatch", "vCPUs disagree")                            \
+	X(PROBE_MISMATCH, "probe.mismatch", "an advertised feature faults on execution")           \
+	X(PROBE_SHADOW_DRIFT, "probe.shadow_drift", "the masked-but-executable set changed")       \
+	X(FAULT_SIGILL, "fault.sigill", "a classified illegal-instruction fault")                  \
+	X(TIMING_STALL, "timing.stall", "the VM (or a vCPU) stood still")                          \
+	X(TIMING_TSC_RATE, "timing.tsc_rate", "the TSC rate changed")                              \
+	X(TIMING_CLOCK_STEP, "timing.clock_step", "CLOCK_REALTIME or a host clock stepped")        \
+	X(TIMING_CLOCKSOURCE, "timing.clocksource", "the clocksource changed or was distrusted")   \
+	X(TIMING_STEAL, "timing.steal", "steal time jumped")                                       \
+	X(TIMING_CPUID_LATENCY, "timing.cpuid_latency", "the cost of a CPUID exit shifted")        \
+	X(MIGRATION_SUSPECTED, "migration.suspected", "the fused verdict: this VM probably moved") \
+	X(MIGRATION_RESOLVED, "migration.resolved",                                                \
+	  "an incident closed: quiet for long, or nothing at risk any more")
 
 enum event_kind {
 #define X(id, name, desc) EV_##id,

@@ -406,6 +406,49 @@ Test(daemon, run_replay_stores_what_replay_prints, .init = setup_dir, .fini = te
 	}
 }
 
+/*
+ * One incident, issued twice (a host-clock step, then CLOCK_REALTIME's step joins it): the
+ * store keeps both issues, the hooks, which page people, get only the first because the
+ * second changes neither confidence nor severity.
+ */
+Test(daemon, an_incident_pages_people_once_per_change, .init = setup_dir, .fini = teardown,
+     .timeout = 60)
+{
+	char cmd[2048], *stored, *hooked;
+	int issues = 0, paged = 0;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s run --config %s --state-dir %s/st --replay %s/tests/fixtures/recordings/"
+		 "paused_migration.jsonl 2>&1 && %s events --json --kind migration.suspected"
+		 " --state-dir %s/st",
+		 build("cpudrift"), path("cpudrift.conf"), dir, CPUDRIFT_SRCDIR, build("cpudrift"),
+		 dir);
+	stored = run_capture(cmd);
+	for (char *p = stored; (p = strstr(p, "\"incident_id\"")); p++)
+		issues++;
+	cr_expect_eq(issues, 2, "stored issues: %s", stored);
+	/* the hooks of the replay have run by the time the daemon exits, or soon after */
+	for (int t = 0; t < 50; t++) {
+		snprintf(cmd, sizeof(cmd), "cat %s/event.*.json 2>/dev/null", path("out"));
+		hooked = run_capture(cmd);
+		paged = 0;
+		for (char *p = hooked; (p = strstr(p, "migration.suspected")); p++)
+			paged++;
+		free(hooked);
+		if (paged)
+			break;
+		usleep(100000);
+	}
+	usleep(300000);
+	hooked = run_capture(cmd);
+	paged = 0;
+	for (char *p = hooked; (p = strstr(p, "\"kind\":\"migration.suspected\"")); p++)
+		paged++;
+	cr_expect_eq(paged, 1, "hooks ran for %d issues: %s", paged, hooked);
+	free(hooked);
+	free(stored);
+}
+
 Test(daemon, alert_rules_pass_promtool)
 {
 	char *out;
