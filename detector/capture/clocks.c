@@ -67,8 +67,13 @@ bool clocks_rtc_sample(struct clocks *ts, struct observation *o)
 		return false;
 	ts->rtc_win[ts->rtc_pos] = rtc - real;
 	ts->rtc_pos = (ts->rtc_pos + 1) % CLOCKS_RTC_MEDIAN;
-	if (ts->rtc_nwin < CLOCKS_RTC_MEDIAN)
-		ts->rtc_nwin++;
+	/*
+	 * Nothing until the window is full: the first readings come while the daemon starts
+	 * (BPF loading, the first capture), and one of them taken late would be the baseline
+	 * every later reading seems to jump from.
+	 */
+	if (ts->rtc_nwin < CLOCKS_RTC_MEDIAN && ++ts->rtc_nwin < CLOCKS_RTC_MEDIAN)
+		return false;
 	memcpy(sorted, ts->rtc_win, ts->rtc_nwin * sizeof(*sorted));
 	qsort(sorted, ts->rtc_nwin, sizeof(*sorted), cmp_i64);
 	off = sorted[ts->rtc_nwin / 2];

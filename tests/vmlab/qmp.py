@@ -48,7 +48,7 @@ class Lines:
 
 
 class Guest:
-    def __init__(self, workdir, name, cpu, kernel, initrd, incoming=None):
+    def __init__(self, workdir, name, cpu, kernel, initrd, incoming=None, append=""):
         self.name, self.cpu, self.dir = name, cpu, workdir
         self.qmp_path = os.path.join(workdir, f"{name}.qmp")
         self.ctl_path = os.path.join(workdir, f"{name}.ctl")
@@ -61,7 +61,8 @@ class Guest:
         args = [QEMU, "-accel", "tcg", "-cpu", cpu, "-m", "256M", "-smp", "1",
                 "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
                 "-kernel", kernel, "-initrd", initrd,
-                "-append", "console=ttyS0 panic=-1 quiet " + os.environ.get("LAB_APPEND", ""),
+                "-append", " ".join(["console=ttyS0 panic=-1 quiet", append,
+                                     os.environ.get("LAB_APPEND", "")]),
                 "-serial", f"file:{self.console}",
                 "-chardev", f"socket,id=ctl,path={self.ctl_path},server=on,wait=off",
                 "-serial", "chardev:ctl",
