@@ -16,6 +16,11 @@ bindir = $(prefix)/bin
 mandir = $(prefix)/share/man
 sysconfdir ?= /etc
 unitdir ?= /lib/systemd/system
+datadir = $(prefix)/share
+sysusersdir ?= /usr/lib/sysusers.d
+tmpfilesdir ?= /usr/lib/tmpfiles.d
+udevrulesdir ?= /lib/udev/rules.d
+bashcompdir ?= $(datadir)/bash-completion/completions
 EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
 
@@ -33,15 +38,23 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS := libbpf libcpuid criterion sqlite3 libsystemd json-c libelf zlib
+PKGS := libbpf libcpuid criterion sqlite3 libsystemd json-c libelf zlib libarchive nettle
+# libarchive writes and reads evidence bundles (tar.gz) with its own bounds checks, and
+# nettle (which libarchive already links) computes their SHA-256: neither is hand-rolled.
 DEB_PKGS := gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcpuid-dev \
-	libzydis-dev libcriterion-dev libsqlite3-dev libsystemd-dev libjson-c-dev pkg-config binutils
+	libzydis-dev libcriterion-dev libsqlite3-dev libsystemd-dev libjson-c-dev pkg-config binutils \
+	libarchive-dev nettle-dev
+# What `make deb` and `make rpm` use, and lintian to check the package.
+PKG_DEB_PKGS := debhelper devscripts lintian rpm fakeroot
 # What the tests and benchmarks use beyond the build: real tools, not mocks.
-TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus stress-ng bpftrace
+# chromium renders report.html headless: a screenshot, no network request, no console error.
+TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus stress-ng bpftrace \
+	chromium $(PKG_DEB_PKGS)
 
 # Recursively expanded on purpose: pkg-config runs only after `deps` has installed it all.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs libbpf libcpuid sqlite3 libsystemd json-c libelf zlib 2>/dev/null) -lZydis -lZycore
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs libbpf libcpuid sqlite3 libsystemd json-c libelf zlib \
+	libarchive nettle 2>/dev/null) -lZydis -lZycore -lm
 
 # The program is built for the baseline x86-64 so that it survives a migration that takes
 # features away (see README, "It must survive what it watches").
@@ -172,6 +185,9 @@ bench: test-deps $(PROG) $(BENCHES) $(HELPERS)
 # The main job on built-in defaults: the service in the foreground, its store under $(OUT).
 run: $(PROG)
 	$(Q)mkdir -p $(OUT)/state
+	@echo "cpudrift: the evidence store is $(OUT)/state; read it back from another shell with"
+	@echo "  $(PROG) status --state-dir $(OUT)/state    (also events, report, evidence)"
+	@echo "  or: export CPUDRIFT_STATE_DIR=$(CURDIR)/$(OUT)/state; $(PROG) events --since -10m"
 	$(Q)$(PROG) -v run --state-dir $(OUT)/state
 
 # False-alarm soak of the timing analysis: SOAK_DURATION seconds idle, then under stress-ng.
@@ -182,33 +198,90 @@ soak: $(PROG)
 
 # The QEMU migration lab (tests/vmlab/README.md): live migrations between CPU models with
 # cpudrift in the guest.  Not part of `make test`.  LAB_SCENARIOS picks some of: control
-# lose-avx2 gain paused (default: all).
-LAB_DEB_PKGS := qemu-system-x86 busybox-static linux-image-amd64 cpio python3
+# lose-avx2 gain paused systemd systemd-migrate (default: all).  The systemd scenarios install
+# the .deb (`make deb`) in a Debian 12 guest made with debootstrap (cached under $(OUT)/vmlab).
+LAB_DEB_PKGS := qemu-system-x86 qemu-utils busybox-static linux-image-amd64 cpio python3 \
+	debootstrap e2fsprogs
+LAB_DEB := $(OUT)/cpudrift_$(VERSION)-1_amd64.deb
 .PHONY: lab
 lab: $(PROG)
 	@$(MAKE) --no-print-directory install-debs PKGLIST="$(LAB_DEB_PKGS)"
-	$(Q)python3 tests/vmlab/lab.py $(PROG) $(LAB_SCENARIOS)
+	$(Q)case " $(or $(LAB_SCENARIOS),systemd) " in *" systemd"*) \
+		$(MAKE) --no-print-directory deb ;; esac
+	$(Q)LAB_DEB=$(CURDIR)/$(LAB_DEB) python3 tests/vmlab/lab.py $(PROG) $(LAB_SCENARIOS)
 
 # --- install --------------------------------------------------------------------------------
 
 catalogdir ?= /usr/lib/systemd/catalog
 
-# The unit names $(bindir)/cpudrift; the config is never overwritten once installed.
+UNITS := cpudrift.service cpudrift-hooks.service cpudrift-hooks.path
+
+# The units name $(bindir)/cpudrift; the config is never overwritten once installed.  The
+# hooks' environment file (hooks.env, which may hold secrets) is not installed: its
+# template goes with the documentation.
 install: $(PROG)
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(unitdir) $(DESTDIR)$(catalogdir) \
-		$(DESTDIR)$(sysconfdir)/cpudrift/hooks.d $(DESTDIR)$(mandir)/man8
+		$(DESTDIR)$(sysconfdir)/cpudrift/hooks.d $(DESTDIR)$(mandir)/man8 \
+		$(DESTDIR)$(sysusersdir) $(DESTDIR)$(tmpfilesdir) $(DESTDIR)$(udevrulesdir) \
+		$(DESTDIR)$(bashcompdir) $(DESTDIR)$(datadir)/cpudrift/prometheus
 	install -m 0755 $(PROG) $(DESTDIR)$(bindir)/cpudrift
-	sed 's|/usr/local/bin/cpudrift|$(bindir)/cpudrift|' packaging/systemd/cpudrift.service \
-		> $(DESTDIR)$(unitdir)/cpudrift.service
-	chmod 0644 $(DESTDIR)$(unitdir)/cpudrift.service
+	for u in $(UNITS); do \
+		sed 's|/usr/local/bin/cpudrift|$(bindir)/cpudrift|' packaging/systemd/$$u \
+			> $(DESTDIR)$(unitdir)/$$u && chmod 0644 $(DESTDIR)$(unitdir)/$$u || exit 1; \
+	done
 	install -m 0644 packaging/catalog/cpudrift.catalog $(DESTDIR)$(catalogdir)/cpudrift.catalog
 	install -m 0644 packaging/cpudrift.8 $(DESTDIR)$(mandir)/man8/cpudrift.8
+	install -m 0644 packaging/sysusers.d/cpudrift.conf $(DESTDIR)$(sysusersdir)/cpudrift.conf
+	install -m 0644 packaging/tmpfiles.d/cpudrift.conf $(DESTDIR)$(tmpfilesdir)/cpudrift.conf
+	install -m 0644 packaging/udev/60-cpudrift.rules $(DESTDIR)$(udevrulesdir)/60-cpudrift.rules
+	install -m 0644 packaging/bash-completion/cpudrift $(DESTDIR)$(bashcompdir)/cpudrift
+	install -m 0644 packaging/prometheus/*.yml $(DESTDIR)$(datadir)/cpudrift/prometheus/
 	[ -e $(DESTDIR)$(sysconfdir)/cpudrift/cpudrift.conf ] || \
 		install -m 0644 packaging/cpudrift.conf $(DESTDIR)$(sysconfdir)/cpudrift/cpudrift.conf
+	[ -e $(DESTDIR)$(sysconfdir)/cpudrift/hooks.d/50-webhook ] || \
+		install -m 0755 packaging/hooks/50-webhook.example \
+			$(DESTDIR)$(sysconfdir)/cpudrift/hooks.d/50-webhook
 
 uninstall:
-	rm -f $(DESTDIR)$(bindir)/cpudrift $(DESTDIR)$(unitdir)/cpudrift.service \
-		$(DESTDIR)$(catalogdir)/cpudrift.catalog $(DESTDIR)$(mandir)/man8/cpudrift.8
+	rm -f $(DESTDIR)$(bindir)/cpudrift $(DESTDIR)$(catalogdir)/cpudrift.catalog \
+		$(DESTDIR)$(mandir)/man8/cpudrift.8 $(DESTDIR)$(sysusersdir)/cpudrift.conf \
+		$(DESTDIR)$(tmpfilesdir)/cpudrift.conf $(DESTDIR)$(udevrulesdir)/60-cpudrift.rules \
+		$(DESTDIR)$(bashcompdir)/cpudrift
+	rm -rf $(DESTDIR)$(datadir)/cpudrift
+	for u in $(UNITS); do rm -f $(DESTDIR)$(unitdir)/$$u; done
+
+# --- packages -------------------------------------------------------------------------------
+
+# Debian package: dpkg-buildpackage on a copy of the tree with packaging/debian as debian/;
+# the .deb, .buildinfo and .changes land in $(OUT)/.
+DEB_SRC := $(OUT)/deb/cpudrift-$(VERSION)
+.PHONY: deb rpm
+deb:
+	@$(MAKE) --no-print-directory install-debs PKGLIST="$(DEB_PKGS) $(PKG_DEB_PKGS)"
+	$(Q)rm -rf $(OUT)/deb && mkdir -p $(DEB_SRC)
+	$(Q)tar -c --exclude=./$(OUT) --exclude=./build --exclude=./.git . | tar -x -C $(DEB_SRC)
+	$(Q)cp -r packaging/debian $(DEB_SRC)/debian
+	$(call msg,DEB,$(OUT)/cpudrift_$(VERSION)-1_amd64.deb)
+	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b $(if $(V),,>../build.log 2>&1) || \
+		{ tail -n 40 ../build.log; exit 1; }
+	$(Q)mv $(OUT)/deb/*.deb $(OUT)/deb/*.changes $(OUT)/deb/*.buildinfo $(OUT)/
+
+# RPM for Fedora/RHEL 9 built here with rpmbuild from a tarball of the tree (--nodeps: the
+# BuildRequires are Fedora's names); it cannot be installed on Debian (nor are its Requires).
+# `rpm -qp --scripts $(OUT)/rpm/cpudrift-*.rpm` shows the scriptlets.
+RPM_TOP := $(CURDIR)/$(OUT)/rpm
+rpm:
+	@$(MAKE) --no-print-directory install-debs PKGLIST="$(DEB_PKGS) $(PKG_DEB_PKGS)"
+	$(Q)rm -rf $(RPM_TOP) && mkdir -p $(RPM_TOP)/SOURCES
+	$(Q)tar -c --exclude=./$(OUT) --exclude=./build --exclude=./.git \
+		--transform 's|^\.|cpudrift-$(VERSION)|' . | gzip -1 > $(RPM_TOP)/SOURCES/cpudrift-$(VERSION).tar.gz
+	$(Q)cp packaging/sysusers.d/cpudrift.conf $(RPM_TOP)/SOURCES/cpudrift.sysusers
+	$(call msg,RPM,$(RPM_TOP))
+	$(Q)rpmbuild -bb --nodeps --define '_topdir $(RPM_TOP)' --define 'version_ $(VERSION)' \
+		packaging/rpm/cpudrift.spec $(if $(V),,>$(RPM_TOP)/build.log 2>&1) || \
+		{ tail -n 40 $(RPM_TOP)/build.log; exit 1; }
+	$(Q)find $(RPM_TOP)/RPMS -name '*.rpm' -exec mv {} $(RPM_TOP)/ \;
+	$(Q)for r in $(RPM_TOP)/*.rpm; do echo "  RPM      $$r"; done
 
 # --- style ----------------------------------------------------------------------------------
 
@@ -227,4 +300,7 @@ format:
 clean:
 	rm -rf $(OUT)
 
--include $(shell find $(OUT) -name '*.d' 2>/dev/null)
+# Only the dependency files of this build: the package and lab trees under $(OUT) hold copies
+# of the source (and folders such as tmpfiles.d).
+-include $(shell find $(OUT) \( -path $(OUT)/deb -o -path $(OUT)/rpm -o -path $(OUT)/vmlab \) \
+	-prune -o -name '*.d' -type f -print 2>/dev/null)

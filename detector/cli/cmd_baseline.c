@@ -14,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "core/escape.h"
 #include "formats/config.h"
 #include "core/log.h"
 #include "sinks/store.h"
@@ -38,7 +40,8 @@ static void print_meta(const char *what, const struct snapmeta *m)
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	printf("%s: snapshot %lld taken %s (boot %s)\n  %s %s, x86-64-v%d, %d features\n", what,
-	       (long long)m->id, when, m->boot_id, m->vendor, m->brand, m->level, m->nfeatures);
+	       (long long)m->id, when, str_esc(m->boot_id), str_esc(m->vendor), str_esc(m->brand),
+	       m->level, m->nfeatures);
 }
 
 static int show(struct store *s, bool json)
@@ -98,6 +101,7 @@ int cmd_baseline(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -115,7 +119,10 @@ int cmd_baseline(int argc, char **argv)
 			json = true;
 			break;
 		case 'i':
-			id = atoll(optarg);
+			if (args_int("--id", optarg, 1, INT64_MAX, &id)) {
+				usage(stderr);
+				return EXIT_ERROR;
+			}
 			break;
 		case 'd':
 			state_dir = optarg;
@@ -126,6 +133,8 @@ int cmd_baseline(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

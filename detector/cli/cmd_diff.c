@@ -1,20 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* cpudrift diff A B: what changed between two snapshots.  Exit 0 none, 1 drift, 2 error. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "capture/capture.h"
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/snapsrc.h"
+#include "core/escape.h"
 #include "analysis/diff.h"
 #include "formats/dumpfmt.h"
 #include "core/log.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: cpudrift diff [--json] A B\n\n"
+	fprintf(f, "usage: cpudrift diff [--json] A B\n"
+		   "       cpudrift diff [--json] BUNDLE\n\n"
 		   "Compare snapshot A (before) with B (after).  Each of A and B is a file\n"
 		   "(cpudrift JSON, libcpuid raw, AIDA64/InstLatx64 or `cpuid -r` output),\n"
-		   "'-' for standard input, or 'live' for a capture of this machine now.\n\n"
+		   "'-' for standard input, 'live' for a capture of this machine now, or\n"
+		   "BUNDLE:before / BUNDLE:after from an evidence bundle.  With one BUNDLE,\n"
+		   "compares its before and after.\n\n"
 		   "Exit status: 0 no drift, 1 drift, 2 error.\n");
 }
 
@@ -27,7 +34,7 @@ static struct snapshot *load(const char *what)
 	if (!strcmp(what, "live"))
 		ret = capture_snapshot(&s, NULL, &err);
 	else
-		ret = dump_import_file(what, &s, &err);
+		ret = snapsrc_load(what, &s, &err);
 	if (ret) {
 		log_err("failed to load %s: %s", what, err.msg);
 		return NULL;
@@ -51,7 +58,8 @@ static void print_text(const struct diff *d)
 		else
 			snprintf(field, sizeof(field), "%s", c->field);
 		printf("%-9s %-16s %-28s %-12s %s\n", severity_name(c->sev),
-		       change_kind_name(c->kind), field, c->before, c->after);
+		       change_kind_name(c->kind), str_esc(field), str_esc(c->before),
+		       str_esc(c->after));
 	}
 }
 
@@ -60,6 +68,7 @@ int cmd_diff(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -76,6 +85,8 @@ int cmd_diff(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -83,6 +94,22 @@ int cmd_diff(int argc, char **argv)
 			usage(stderr);
 			return EXIT_ERROR;
 		}
+	}
+	if (argc - optind == 1 && snapsrc_is_bundle(argv[optind])) {
+		char *bb = NULL, *ba = NULL;
+
+		if (asprintf(&bb, "%s:before", argv[optind]) < 0 ||
+		    asprintf(&ba, "%s:after", argv[optind]) < 0) {
+			free(bb);
+			return EXIT_ERROR;
+		}
+		a = load(bb);
+		b = a ? load(ba) : NULL;
+		free(bb);
+		free(ba);
+		if (!a || !b)
+			goto out;
+		goto compare;
 	}
 	if (argc - optind != 2) {
 		usage(stderr);
@@ -96,6 +123,7 @@ int cmd_diff(int argc, char **argv)
 	b = a ? load(argv[optind + 1]) : NULL;
 	if (!a || !b)
 		goto out;
+compare:
 	if (diff_snapshots(a, b, &d)) {
 		log_err("failed to compare snapshots: out of memory");
 		goto out;

@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "core/escape.h"
 #include "formats/config.h"
 #include "core/log.h"
 #include "sinks/store.h"
@@ -19,48 +21,18 @@ static void usage(FILE *f)
 		"usage: cpudrift events [--since TIME] [--kind KIND] [--incident ID] [--limit N] [--json]\n"
 		"                       [--follow] [--state-dir DIR] [--config FILE]\n\n"
 		"Show the events in the evidence store, oldest first.\n\n"
-		"  --since TIME   only events at or after TIME: seconds since the epoch (@N or N),\n"
-		"                 a UTC date 'YYYY-MM-DD[THH:MM[:SS]]', or an age: 30s, 10m, 2h, 7d\n"
+		"  --since TIME   only events at or after TIME, as journalctl takes it: 03:00 (today),\n"
+		"                 today, yesterday [HH:MM], YYYY-MM-DD [HH:MM[:SS]] (local time),\n"
+		"                 ISO 8601 with an offset, -2h (relative), 2h (an age), @EPOCH\n"
 		"  --kind KIND    only events of KIND (see `cpudrift events --kinds`)\n"
 		"  --incident ID  only the issues of incident ID and its resolution (the ID is in\n"
 		"                 `cpudrift status` and in each migration.* event)\n"
 		"  --limit N      only the newest N\n"
 		"  --json         one JSON object per line (the event JSON, plus \"id\")\n"
 		"  --follow       keep printing new events as they are stored\n"
-		"  --state-dir    the daemon's state dir (default: from the configuration)\n"
+		"  --state-dir    the daemon's state dir (default: $CPUDRIFT_STATE_DIR, else the\n"
+		"                 configuration's state_dir, else /var/lib/cpudrift)\n"
 		"  --kinds        list the event kinds and exit\n");
-}
-
-static const char *const date_fmts[] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
-					 "%Y-%m-%d %H:%M", "%Y-%m-%d" };
-
-/* Realtime nanoseconds for a --since argument, or -1. */
-static int64_t parse_since(const char *s)
-{
-	struct tm tm = { 0 };
-	char *end;
-	long long n;
-	const char *p;
-
-	if (*s == '@')
-		s++;
-	n = strtoll(s, &end, 10);
-	if (end != s && !*end)
-		return n * 1000000000ll;
-	if (end != s && end[1] == 0 && strchr("smhd", *end)) {
-		static const int mul[] = {
-			['s' - 'a'] = 1, ['m' - 'a'] = 60, ['h' - 'a'] = 3600, ['d' - 'a'] = 86400
-		};
-
-		return ((int64_t)time(NULL) - n * mul[*end - 'a']) * 1000000000ll;
-	}
-	for (size_t i = 0; i < sizeof(date_fmts) / sizeof(date_fmts[0]); i++) {
-		memset(&tm, 0, sizeof(tm));
-		p = strptime(s, date_fmts[i], &tm);
-		if (p && (!*p || !strcmp(p, "Z")))
-			return (int64_t)timegm(&tm) * 1000000000ll;
-	}
-	return -1;
 }
 
 struct printer {
@@ -90,8 +62,9 @@ static int print_event(int64_t id, const struct event *e, void *arg)
 			json_object_object_get_ex(e->body, "incident_id", &inc);
 		printf("%-24s %-8s %-21s %-16s %s%s%s%s\n", json_object_get_string(t),
 		       severity_name(e->sev), event_kind_names[e->kind],
-		       *e->subject ? e->subject : "-", inc ? "[" : "",
-		       inc ? json_object_get_string(inc) : "", inc ? "] " : "", e->summary);
+		       *e->subject ? str_esc(e->subject) : "-", inc ? "[" : "",
+		       inc ? str_esc(json_object_get_string(inc)) : "", inc ? "] " : "",
+		       str_esc(e->summary));
 	}
 	json_object_put(o);
 	return 0;
@@ -110,6 +83,7 @@ int cmd_events(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "kinds", no_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -125,10 +99,8 @@ int cmd_events(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "s:k:i:n:jfd:c:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			q.since_ns = parse_since(optarg);
-			if (q.since_ns < 0) {
-				log_err("failed to parse --since '%s': expected @EPOCH, YYYY-MM-DD[THH:MM[:SS]] or an age like 2h",
-					optarg);
+			if (args_time("--since", optarg, &q.since_ns)) {
+				usage(stderr);
 				return EXIT_ERROR;
 			}
 			break;
@@ -144,7 +116,10 @@ int cmd_events(int argc, char **argv)
 			q.incident = optarg;
 			break;
 		case 'n':
-			q.limit = atoi(optarg);
+			if (args_int32("--limit", optarg, 1, INT_MAX, &q.limit)) {
+				usage(stderr);
+				return EXIT_ERROR;
+			}
 			break;
 		case 'j':
 			pr.json = true;
@@ -165,6 +140,8 @@ int cmd_events(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

@@ -35,6 +35,7 @@
 
 #include "analysis/attrib.h"
 #include "capture/capture.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "capture/probe.h"
@@ -184,6 +185,7 @@ int cmd_explain(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-probe", no_argument, NULL, 'P' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -206,6 +208,8 @@ int cmd_explain(int argc, char **argv)
 		case 'P':
 			probe = false;
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			printf("usage: cpudrift explain [--json] [--no-probe] HEXBYTES\n\n"
 			       "Decode instruction bytes (e.g. 62f1744858c2 or \"0f 0b\") and say which\n"

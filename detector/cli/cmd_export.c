@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "capture/capture.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "formats/dumpfmt.h"
 #include "formats/lcdump.h"
@@ -27,19 +28,11 @@ static void usage(FILE *f)
 
 static int parse_vcpu(const char *arg, int *vcpu)
 {
-	char *end;
-	long v;
-
 	if (!strcmp(arg, "all")) {
 		*vcpu = -1;
 		return 0;
 	}
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || *end || end == arg || v < 0 || v > DUMP_MAX_VCPUS)
-		return -EINVAL;
-	*vcpu = (int)v;
-	return 0;
+	return args_int32("--vcpu", arg, 0, DUMP_MAX_VCPUS, vcpu);
 }
 
 int cmd_export(int argc, char **argv)
@@ -48,6 +41,7 @@ int cmd_export(int argc, char **argv)
 		{ "vcpu", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -62,8 +56,7 @@ int cmd_export(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			if (parse_vcpu(optarg, &vcpu)) {
-				log_err("failed to parse --vcpu: '%s' is not a vCPU index or 'all'",
-					optarg);
+				usage(stderr);
 				return EXIT_ERROR;
 			}
 			break;
@@ -73,6 +66,8 @@ int cmd_export(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "core/features.h"
 
@@ -12,6 +13,7 @@ int cmd_features(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -23,6 +25,8 @@ int cmd_features(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			printf("usage: cpudrift features [--json]\n\n"
 			       "List every feature cpudrift knows: name, CPUID leaf.subleaf,\n"

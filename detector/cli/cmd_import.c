@@ -2,7 +2,9 @@
 /* cpudrift import: read a CPUID dump taken elsewhere and decode it like a live capture. */
 #include <getopt.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/snapsrc.h"
 #include "formats/dumpfmt.h"
 #include "core/log.h"
 #include "formats/snapjson.h"
@@ -11,13 +13,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cpudrift import FILE [--json] [-o FILE]\n\n"
+		"usage: cpudrift import FILE [--json] [-o FILE]\n"
+		"       cpudrift import BUNDLE[:before|:after] [--json] [-o FILE]\n\n"
 		"Read a CPUID dump taken on another machine ('-' for standard input) and\n"
 		"decode it like a live capture.  The format is detected:\n"
 		"  libcpuid   cpuid_tool --save (basic_cpuid[N]=... lines)\n"
 		"  aida64     AIDA64/InstLatx64 'CPUID 00000007: EAX-EBX-ECX-EDX [SL 01]' lines\n"
 		"  cpuid-r    output of the Debian 'cpuid -r' tool\n"
-		"  json       a cpudrift snapshot JSON ('cpudrift snapshot --json')\n\n"
+		"  json       a cpudrift snapshot JSON ('cpudrift snapshot --json')\n"
+		"  bundle     an evidence bundle: its snapshot before or after the change\n"
+		"             (default: after), checked against its manifest\n\n"
 		"  --json       print the snapshot JSON instead of the table\n"
 		"  -o FILE      write to FILE instead of stdout\n");
 }
@@ -25,11 +30,9 @@ static void usage(FILE *f)
 int cmd_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+		{ "json", no_argument, NULL, 'j' },    { "output", required_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' }, ARGS_VERSION_OPTION,
+		{ "help", no_argument, NULL, 'h' },    {},
 	};
 	const char *outpath = NULL;
 	struct snapshot *s = NULL;
@@ -49,6 +52,8 @@ int cmd_import(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -61,7 +66,7 @@ int cmd_import(int argc, char **argv)
 		usage(stderr);
 		return EXIT_ERROR;
 	}
-	ret = dump_import_file(argv[optind], &s, &err);
+	ret = snapsrc_load(argv[optind], &s, &err);
 	if (ret) {
 		log_err("failed to import %s", err.msg);
 		return EXIT_ERROR;

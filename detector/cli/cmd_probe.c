@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "capture/capture.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "formats/dumpfmt.h"
 #include "core/log.h"
@@ -173,6 +174,7 @@ int cmd_probe(int argc, char **argv)
 		{ "cpuid", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -206,16 +208,16 @@ int cmd_probe(int argc, char **argv)
 			cpuid_path = optarg;
 			break;
 		case 't':
-			po.exec.timeout_ms = atoi(optarg);
-			if (po.exec.timeout_ms <= 0) {
-				log_err("failed to parse --timeout: '%s' is not a positive number",
-					optarg);
+			if (args_int32("--timeout", optarg, 1, 3600000, &po.exec.timeout_ms)) {
+				usage(stderr);
 				return EXIT_ERROR;
 			}
 			break;
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "capture/capture.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "capture/probe.h"
@@ -118,20 +119,21 @@ static int parse_sources(const char *list, unsigned *out)
 	return ret;
 }
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	printf("usage: cpudrift record [-o FILE] [--duration S] [--sources LIST] [--stall-us N]\n"
-	       "                       [--cpuid-every S]\n\n"
-	       "Write every timing observation as one JSON line (see `cpudrift replay`).\n"
-	       "  -o, --output FILE   where to write (default: stdout)\n"
-	       "  -d, --duration S    stop after S seconds (default: until SIGINT/SIGTERM)\n"
-	       "  -s, --sources LIST  comma-separated timing sources (default: all):\n"
-	       "                      stall,clock_step,hostclock,tsc,clocksource,kmsg,steal,\n"
-	       "                      cpuid_latency,hre\n"
-	       "      --stall-us N    hrtimer lateness the kernel reports (default: the stall\n"
-	       "                      threshold)\n"
-	       "      --cpuid-every S also record a CPUID snapshot and a probe run every S\n"
-	       "                      seconds (default 60, 0: never)\n");
+	fprintf(f,
+		"usage: cpudrift record [-o FILE] [--duration S] [--sources LIST] [--stall-us N]\n"
+		"                       [--cpuid-every S]\n\n"
+		"Write every timing observation as one JSON line (see `cpudrift replay`).\n"
+		"  -o, --output FILE   where to write (default: stdout)\n"
+		"  -d, --duration S    stop after S seconds (default: until SIGINT/SIGTERM)\n"
+		"  -s, --sources LIST  comma-separated timing sources (default: all):\n"
+		"                      stall,clock_step,hostclock,tsc,clocksource,kmsg,steal,\n"
+		"                      cpuid_latency,hre\n"
+		"      --stall-us N    hrtimer lateness the kernel reports (default: the stall\n"
+		"                      threshold)\n"
+		"      --cpuid-every S also record a CPUID snapshot and a probe run every S\n"
+		"                      seconds (default 60, 0: never)\n");
 }
 
 int cmd_record(int argc, char **argv)
@@ -143,6 +145,7 @@ int cmd_record(int argc, char **argv)
 		{ "stall-us", required_argument, NULL, 'S' },
 		{ "cpuid-every", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -150,7 +153,7 @@ int cmd_record(int argc, char **argv)
 	struct timesrc *ts = NULL;
 	struct rec r = { .cpuid_every_ns = 60000000000LL };
 	const char *path = NULL;
-	double duration = 0;
+	int64_t duration_ns = 0, n;
 	struct errbuf err;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int c, ret;
@@ -162,10 +165,9 @@ int cmd_record(int argc, char **argv)
 			path = optarg;
 			break;
 		case 'd':
-			duration = strtod(optarg, NULL);
-			if (duration <= 0) {
-				log_err("failed to parse --duration: '%s' is not a positive number",
-					optarg);
+			if (args_duration("--duration", optarg, NSEC_PER_SEC, 1, INT64_MAX,
+					  &duration_ns)) {
+				usage(stderr);
 				return EXIT_ERROR;
 			}
 			break;
@@ -174,18 +176,29 @@ int cmd_record(int argc, char **argv)
 				return EXIT_ERROR;
 			break;
 		case 'S':
-			to.stall_ns = strtoll(optarg, NULL, 10) * 1000;
+			if (args_int("--stall-us", optarg, 1, 600000000, &n)) {
+				usage(stderr);
+				return EXIT_ERROR;
+			}
+			to.stall_ns = n * 1000;
 			break;
 		case 'C':
-			r.cpuid_every_ns = strtoll(optarg, NULL, 10) * 1000000000LL;
+			if (args_duration("--cpuid-every", optarg, NSEC_PER_SEC, 0,
+					  86400 * NSEC_PER_SEC, &r.cpuid_every_ns)) {
+				usage(stderr);
+				return EXIT_ERROR;
+			}
 			break;
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
-			usage();
+			usage(stdout);
 			return EXIT_OK;
 		default:
+			usage(stderr);
 			return EXIT_ERROR;
 		}
 	}
@@ -210,7 +223,7 @@ int cmd_record(int argc, char **argv)
 	/* Baselines right away rather than one interval in. */
 	for (int s = OBS_HOSTCLOCK; s < OBS__COUNT; s++)
 		timesrc_sample(ts, s);
-	ret = timesrc_run(ts, (int64_t)(duration * 1e9), &stop, on_wakeup, &r);
+	ret = timesrc_run(ts, duration_ns, &stop, on_wakeup, &r);
 	timesrc_dispatch(ts, -1);
 	timesrc__free(ts);
 	if (ret)

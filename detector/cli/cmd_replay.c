@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "core/escape.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "formats/recording.h"
 
@@ -29,30 +32,28 @@ static int print_event(void *ctx, const struct event *e)
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	printf("%s  %-20s %-8s %-10s %s\n", when, event_kind_names[e->kind], severity_name(e->sev),
-	       e->subject, e->summary);
+	       str_esc(e->subject), str_esc(e->summary));
 	return 0;
 }
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	printf("usage: cpudrift replay [--json] [--window S] FILE\n\n"
-	       "Run the daemon's analysis (snapshots, probe runs, faults, timing rules and\n"
-	       "the migration verdict) on a recording made by `cpudrift record` (one JSON\n"
-	       "object a line; \"-\" reads stdin) and print the events.  The processes at\n"
-	       "risk are not listed: they belong to the machine that was recorded.\n"
-	       "Exit status 1 when there are events, 0 when none.\n"
-	       "  -j, --json       one event JSON object a line\n"
-	       "  -w, --window S   verdict window in seconds (default 300)\n");
+	fprintf(f, "usage: cpudrift replay [--json] [--window S] FILE\n\n"
+		   "Run the daemon's analysis (snapshots, probe runs, faults, timing rules and\n"
+		   "the migration verdict) on a recording made by `cpudrift record` (one JSON\n"
+		   "object a line; \"-\" reads stdin) and print the events.  The processes at\n"
+		   "risk are not listed: they belong to the machine that was recorded.\n"
+		   "Exit status 1 when there are events, 0 when none.\n"
+		   "  -j, --json       one event JSON object a line\n"
+		   "  -w, --window S   verdict window in seconds (default 300)\n");
 }
 
 int cmd_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+		{ "json", no_argument, NULL, 'j' },    { "window", required_argument, NULL, 'w' },
+		{ "verbose", no_argument, NULL, 'v' }, ARGS_VERSION_OPTION,
+		{ "help", no_argument, NULL, 'h' },    {},
 	};
 	struct engine_opts ro;
 	struct recording_stats st;
@@ -67,25 +68,27 @@ int cmd_replay(int argc, char **argv)
 			json = true;
 			break;
 		case 'w':
-			ro.vo.window_ns = (int64_t)(strtod(optarg, NULL) * 1e9);
-			if (ro.vo.window_ns <= 0) {
-				log_err("failed to parse --window: '%s' is not a positive number",
-					optarg);
+			if (args_duration("--window", optarg, NSEC_PER_SEC, 1, INT64_MAX,
+					  &ro.vo.window_ns)) {
+				usage(stderr);
 				return EXIT_ERROR;
 			}
 			break;
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
-			usage();
+			usage(stdout);
 			return EXIT_OK;
 		default:
+			usage(stderr);
 			return EXIT_ERROR;
 		}
 	}
 	if (optind != argc - 1) {
-		usage();
+		usage(stderr);
 		return EXIT_ERROR;
 	}
 	if (recording_replay(argv[optind], &ro, print_event, &json, &st, &err)) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "daemon/daemon.h"
 #include "core/log.h"
@@ -65,6 +66,7 @@ int cmd_run(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "replay", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -85,6 +87,8 @@ int cmd_run(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

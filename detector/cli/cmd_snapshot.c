@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* cpudrift snapshot: capture this machine's CPUID and print it as a table or JSON. */
 #include <getopt.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "capture/capture.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "formats/snapjson.h"
@@ -23,9 +25,13 @@ static void usage(FILE *f)
 int cmd_snapshot(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },	 { "output", required_argument, NULL, 'o' },
-		{ "cpu", required_argument, NULL, 'c' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	 {},
+		{ "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "cpu", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
+		{ "help", no_argument, NULL, 'h' },
+		{},
 	};
 	struct capture_opts co = { .only_cpu = -1 };
 	const char *outpath = NULL;
@@ -44,11 +50,16 @@ int cmd_snapshot(int argc, char **argv)
 			outpath = optarg;
 			break;
 		case 'c':
-			co.only_cpu = atoi(optarg);
+			if (args_int32("--cpu", optarg, 0, CPU_SETSIZE - 1, &co.only_cpu)) {
+				usage(stderr);
+				return EXIT_ERROR;
+			}
 			break;
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "core/escape.h"
 #include "formats/config.h"
 #include "core/log.h"
 #include "sinks/store.h"
@@ -127,11 +129,13 @@ static struct json_object *collect(struct store *s, const char *dir, int running
 	return o;
 }
 
+/* Every value printed comes through here, escaped: summaries carry process names. */
 static const char *str(struct json_object *o, const char *key, const char *def)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : def;
+	return json_object_object_get_ex(o, key, &v) && v ? str_esc(json_object_get_string(v)) :
+							    def;
 }
 
 static void print_snap(const char *label, struct json_object *o)
@@ -235,7 +239,8 @@ static void print_text(struct json_object *o)
 	printf("%-14s", "events:");
 	if (!json_object_object_length(ev))
 		printf(" none");
-	json_object_object_foreach(ev, k, n) printf(" %s=%s", k, json_object_get_string(n));
+	json_object_object_foreach(ev, k, n)
+		printf(" %s=%s", str_esc(k), json_object_get_string(n));
 	printf("\n");
 	faults = json_object_object_get(o, "faults");
 	printf("%-14s", "faults:");
@@ -257,6 +262,7 @@ int cmd_status(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -282,6 +288,8 @@ int cmd_status(int argc, char **argv)
 		case 'v':
 			cli_verbose();
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

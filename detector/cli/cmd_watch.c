@@ -34,6 +34,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,9 @@
 #include "capture/capture.h"
 #include "capture/faultwatch.h"
 #include "core/clock.h"
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "core/escape.h"
 #include "core/log.h"
 #include "capture/probe.h"
 #include "core/snapshot.h"
@@ -101,10 +104,10 @@ static int on_fault(const struct fault *f, void *ctx)
 			continue;
 		}
 		printf("%s pid %d (%s) SIG%s at 0x%llx %s%s%s: %s [%s] x%llu\n",
-		       f->exe[0] ? f->exe : "?", f->pid, f->comm, sig ? sig : "?",
+		       f->exe[0] ? str_esc(f->exe) : "?", f->pid, str_esc(f->comm), sig ? sig : "?",
 		       (unsigned long long)f->ip, body_str(e, "text", "(undecodable)"),
-		       f->has_map ? " in " : "", f->has_map ? f->map_path : "",
-		       body_str(e, "class", "?"), body_str(e, "reason", ""),
+		       f->has_map ? " in " : "", f->has_map ? str_esc(f->map_path) : "",
+		       body_str(e, "class", "?"), str_esc(body_str(e, "reason", "")),
 		       (unsigned long long)f->count);
 	}
 	evlist_free(&out);
@@ -154,14 +157,14 @@ static void print_summary(struct faultwatch *fw, bool json)
 	}
 }
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	printf("usage: cpudrift watch [--json] [--signals ILL,SEGV,BUS,FPE,TRAP]\n"
-	       "                      [--variant tp_btf|raw_tp|tracepoint] [--duration S]\n"
-	       "                      [--pid PID] [--no-probe]\n\n"
-	       "Stream every synchronous fault (SIGILL by default) with the instruction that\n"
-	       "raised it, the CPU features it needs and why it faulted.  Needs CAP_BPF and\n"
-	       "CAP_PERFMON (the tracepoint variant also CAP_SYS_ADMIN).\n");
+	fprintf(f, "usage: cpudrift watch [--json] [--signals ILL,SEGV,BUS,FPE,TRAP]\n"
+		   "                      [--variant tp_btf|raw_tp|tracepoint] [--duration S]\n"
+		   "                      [--pid PID] [--no-probe]\n\n"
+		   "Stream every synchronous fault (SIGILL by default) with the instruction that\n"
+		   "raised it, the CPU features it needs and why it faulted.  Needs CAP_BPF and\n"
+		   "CAP_PERFMON (the tracepoint variant also CAP_SYS_ADMIN).\n");
 }
 
 int cmd_watch(int argc, char **argv)
@@ -173,6 +176,7 @@ int cmd_watch(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "no-probe", no_argument, NULL, 'P' },
+		ARGS_VERSION_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -186,6 +190,7 @@ int cmd_watch(int argc, char **argv)
 	struct watch w = { 0 };
 	struct timespec t0, now;
 	double duration = 0;
+	int64_t duration_ns;
 	bool probe = true;
 	int c, ret = EXIT_ERROR;
 
@@ -207,23 +212,29 @@ int cmd_watch(int argc, char **argv)
 			fo.variant = fault_variant_lookup(optarg);
 			break;
 		case 'd':
-			duration = strtod(optarg, NULL);
-			if (duration <= 0) {
-				log_err("failed to parse --duration: '%s' is not a positive number",
-					optarg);
+			if (args_duration("--duration", optarg, NSEC_PER_SEC, 1, INT64_MAX,
+					  &duration_ns)) {
+				usage(stderr);
 				return EXIT_ERROR;
 			}
+			duration = duration_ns / 1e9;
 			break;
 		case 'p':
-			w.pid = atoi(optarg);
+			if (args_int32("--pid", optarg, 1, INT_MAX, &w.pid)) {
+				usage(stderr);
+				return EXIT_ERROR;
+			}
 			break;
 		case 'P':
 			probe = false;
 			break;
+		case ARGS_OPT_VERSION:
+			return args_version();
 		case 'h':
-			usage();
+			usage(stdout);
 			return EXIT_OK;
 		default:
+			usage(stderr);
 			return EXIT_ERROR;
 		}
 	}

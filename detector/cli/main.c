@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "core/log.h"
 
@@ -21,7 +22,7 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: cpudrift [-v] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: cpudrift [-v] COMMAND [ARGS]\n       cpudrift --version\n\n"
 		   "In-guest CPU feature-drift detector.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			cli_verbose();
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			return args_version();
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return EXIT_OK;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/escape.h"
 #include "core/log.h"
 
 static enum log_level cur_level = LOG_LVL_WARN;
@@ -25,12 +26,18 @@ enum log_level log_get_level(void)
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
+	char msg[2048], out[4 * sizeof(msg)];
+	size_t n;
+
 	if (level > cur_level)
 		return;
-	fprintf(stderr, "cpudrift: %s: ", level_names[level]);
-	vfprintf(stderr, fmt, ap);
-	if (!*fmt || fmt[strlen(fmt) - 1] != '\n')
-		fputc('\n', stderr);
+	/* Messages carry comm names, paths and file contents: escaped, one line each. */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	if (n && msg[n - 1] == '\n')
+		msg[n - 1] = 0;
+	str_escape(out, sizeof(out), msg);
+	fprintf(stderr, "cpudrift: %s: %s\n", level_names[level], out);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

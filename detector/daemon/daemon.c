@@ -112,12 +112,21 @@ static void write_textfile(struct daemon *d)
 		log_debug("failed to write %s", d->cfg.textfile_path);
 }
 
+/*
+ * Capture soon, but never twice within TRIGGER_MIN_GAP_NS: evidence that arrives right
+ * after a capture is looked at when the gap has passed, not dropped until the interval.
+ */
 static void arm_trigger(struct daemon *d)
 {
-	struct itimerspec its = { .it_value.tv_nsec = TRIGGER_DELAY_MS * NSEC_PER_MSEC };
+	int64_t delay = TRIGGER_DELAY_MS * NSEC_PER_MSEC;
+	int64_t gap = d->last_capture_mono + TRIGGER_MIN_GAP_NS - clock_mono_ns();
+	struct itimerspec its = { 0 };
 
-	if (d->trigger_armed || clock_mono_ns() - d->last_capture_mono < TRIGGER_MIN_GAP_NS)
+	if (d->trigger_armed)
 		return;
+	if (gap > delay)
+		delay = gap;
+	its.it_value = clock_timespec(delay);
 	d->trigger_armed = !timerfd_settime(d->trigger_fd, 0, &its, NULL);
 }
 
@@ -611,8 +620,9 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (!o->verbose_set)
 		log_set_level(d.cfg.log_level);
-	if (o->state_dir)
-		snprintf(d.cfg.state_dir, sizeof(d.cfg.state_dir), "%s", o->state_dir);
+	if (config_state_dir_given(o->state_dir))
+		snprintf(d.cfg.state_dir, sizeof(d.cfg.state_dir), "%s",
+			 config_state_dir_given(o->state_dir));
 
 	/* 2. the store: also the lock that keeps a second daemon away */
 	ret = store__new(&d.store, d.cfg.state_dir, STORE_LOCK, &err);

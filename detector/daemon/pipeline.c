@@ -425,9 +425,9 @@ int pipeline_probes(struct pipeline *p, const struct probe_summary *ps)
 	struct json_object *j = recording_probe_json(ps);
 	struct evlist out = { 0 };
 
-	/* What the probes found is evidence of its own (the bundle of an incident shows it). */
-	if (j && store_add_probe_run(p->o.store, ps->real_ns,
-				     json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)))
+	/* Kept for reports and evidence bundles: what the silicon did, run by run. */
+	if (!j || store_add_probe_run(p->o.store, ps->real_ns,
+				      json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)))
 		log_debug("failed to store a probe run");
 	json_object_put(j);
 

@@ -329,12 +329,22 @@ void config_timing(const struct config *c, struct timing_thresholds *t)
 	t->cpuid_lat_min_ns = (int64_t)c->cpuid_latency_min_ns;
 }
 
+const char *config_state_dir_given(const char *state_dir)
+{
+	const char *env = getenv(CONFIG_STATE_DIR_ENV);
+
+	if (state_dir)
+		return state_dir;
+	return env && *env ? env : NULL;
+}
+
 int config_state_dir(const char *state_dir, const char *config_path, char *out, size_t size,
 		     struct errbuf *err)
 {
 	struct config c;
 	int r;
 
+	state_dir = config_state_dir_given(state_dir);
 	if (state_dir) {
 		snprintf(out, size, "%s", state_dir);
 		return 0;

@@ -98,9 +98,19 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 int config_nkeys(void);
 const char *config_key_name(int i);
 
+/* The environment variable that names the state dir when no --state-dir is given. */
+#define CONFIG_STATE_DIR_ENV "CPUDRIFT_STATE_DIR"
+
 /**
- * The state dir a CLI command reads: @state_dir when given, else the one the
- * configuration (@config_path, or the default file when present) names.  0 or -errno.
+ * The state dir given outside the configuration: @state_dir (--state-dir) when not NULL,
+ * else $CPUDRIFT_STATE_DIR when set and not empty, else NULL (the configuration's).
+ */
+const char *config_state_dir_given(const char *state_dir);
+
+/**
+ * The state dir a command uses, found the way the daemon finds it: @state_dir
+ * (--state-dir), then $CPUDRIFT_STATE_DIR, then the configuration's state_dir
+ * (@config_path, or the default file when present), then /var/lib/cpudrift.  0 or -errno.
  */
 int config_state_dir(const char *state_dir, const char *config_path, char *out, size_t size,
 		     struct errbuf *err);

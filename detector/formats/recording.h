@@ -44,9 +44,9 @@ void rec_line_clear(struct rec_line *l);
 int recording_write_observation(FILE *f, const struct observation *o);
 int recording_write_snapshot(FILE *f, const struct snapshot *s);
 int recording_write_probe(FILE *f, const struct probe_summary *p);
-int recording_write_fault(FILE *f, const struct fault *fa);
-/** A probe run's line as JSON (also what the store keeps of a probe run). */
+/** A probe run's line as JSON (also what the store keeps in probe_runs); new reference. */
 struct json_object *recording_probe_json(const struct probe_summary *p);
+int recording_write_fault(FILE *f, const struct fault *fa);
 
 /** Called for each line of a recording; a non-zero return stops the walk with that value. */
 typedef int (*recording_cb)(void *ctx, struct rec_line *l);

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "analysis/diff.h"
+#include "core/escape.h"
 #include "formats/snapprint.h"
 
 static const char *const xstate_names[] = {
@@ -63,20 +64,21 @@ void snapshot_print_table(const struct snapshot *s, FILE *f)
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	}
-	fprintf(f, "%-12s %s, %s, %d vCPU%s\n", "snapshot", s->source, when, s->nvcpus,
+	fprintf(f, "%-12s %s, %s, %d vCPU%s\n", "snapshot", str_esc(s->source), when, s->nvcpus,
 		s->nvcpus == 1 ? "" : "s");
-	fprintf(f, "%-12s %s\n", "vendor", s->id.vendor);
-	fprintf(f, "%-12s %s\n", "brand", s->id.brand[0] ? s->id.brand : "(none)");
+	fprintf(f, "%-12s %s\n", "vendor", str_esc(s->id.vendor));
+	fprintf(f, "%-12s %s\n", "brand", s->id.brand[0] ? str_esc(s->id.brand) : "(none)");
 	fprintf(f, "%-12s family 0x%x, model 0x%x, stepping %u (signature 0x%08x)\n", "cpu",
 		s->id.family, s->id.model, s->id.stepping, s->id.signature);
-	fprintf(f, "%-12s %s\n", "codename", s->id.codename[0] ? s->id.codename : "(unknown)");
+	fprintf(f, "%-12s %s\n", "codename",
+		s->id.codename[0] ? str_esc(s->id.codename) : "(unknown)");
 	fprintf(f, "%-12s (libcpuid's guess; often wrong for new or virtual CPUs)\n", "");
 	if (s->has_microcode)
 		fprintf(f, "%-12s 0x%" PRIx64 "\n", "microcode", s->microcode);
 	fprintf(f, "%-12s L1d %u KB, L1i %u KB, L2 %u KB, L3 %u KB\n", "caches", s->id.l1d_kb,
 		s->id.l1i_kb, s->id.l2_kb, s->id.l3_kb);
 	if (s->hypervisor[0]) {
-		fprintf(f, "%-12s %s (leaves up to 0x%08x)", "hypervisor", s->hypervisor,
+		fprintf(f, "%-12s %s (leaves up to 0x%08x)", "hypervisor", str_esc(s->hypervisor),
 			s->hv_max_leaf);
 		if (s->hv_tsc_khz)
 			fprintf(f, ", TSC %u kHz, bus %u kHz", s->hv_tsc_khz, s->hv_bus_khz);
@@ -101,8 +103,9 @@ void snapshot_print_table(const struct snapshot *s, FILE *f)
 			fprintf(f, "%-12s all %d agree\n", "vcpus", s->nvcpus);
 		for (size_t i = 0; i < vd.n; i++)
 			fprintf(f, "%-12s vCPU %d differs from vCPU %d: %s %s -> %s\n",
-				i ? "" : "vcpus", vd.v[i].vcpu, s->vcpus[0].cpu, vd.v[i].field,
-				vd.v[i].before, vd.v[i].after);
+				i ? "" : "vcpus", vd.v[i].vcpu, s->vcpus[0].cpu,
+				str_esc(vd.v[i].field), str_esc(vd.v[i].before),
+				str_esc(vd.v[i].after));
 		diff_free(&vd);
 	}
 }

@@ -119,6 +119,7 @@ struct event_query {
 	int64_t after_id; /* only ids above this (for --follow) */
 	int kind; /* enum event_kind, -1 = all */
 	int limit; /* 0 = no limit; with a limit the newest are returned */
+	int64_t until_ns; /* realtime, inclusive; 0 = no end */
 	const char *incident; /* only the events of this incident (body "incident_id"); NULL: all */
 };
 
@@ -128,6 +129,38 @@ struct event_query {
  */
 int store_query_events(struct store *s, const struct event_query *q,
 		       int (*cb)(int64_t id, const struct event *e, void *arg), void *arg);
+
+/* --- reading a time window back (store_window.c): report and evidence ---------------- */
+
+/**
+ * The raw rows of a window, oldest first: the JSON text exactly as stored (what an evidence
+ * bundle keeps).  @table is "events", "probe_runs" or "timing_samples"; realtime_ns in
+ * [@since_ns, @until_ns] (0: no end).  A non-zero return from @cb stops the walk.
+ */
+int store_window_rows(struct store *s, const char *table, int64_t since_ns, int64_t until_ns,
+		      int (*cb)(int64_t id, int64_t realtime_ns, const char *json, void *arg),
+		      void *arg);
+
+/** Rows of @table in the window (for "N of M" when a bundle is cut); -errno. */
+int64_t store_window_count(struct store *s, const char *table, int64_t since_ns, int64_t until_ns);
+
+/**
+ * The first and last realtime_ns of anything stored in the window (events, snapshots,
+ * probe runs, timing samples): 0, or -ENOENT when the window holds nothing.
+ */
+int store_window_span(struct store *s, int64_t since_ns, int64_t until_ns, int64_t *first_ns,
+		      int64_t *last_ns);
+
+/** Each snapshot's summary in the window, oldest first (its JSON not read). */
+int store_window_snapshots(struct store *s, int64_t since_ns, int64_t until_ns,
+			   int (*cb)(const struct snapmeta *m, void *arg), void *arg);
+
+/**
+ * The newest snapshot taken at or before @at_ns whose digest is not @not_digest (NULL or
+ * "": any), with its JSON (malloc'd) when @json is not NULL: 0, -ENOENT or -errno.
+ */
+int store_snapshot_at(struct store *s, int64_t at_ns, const char *not_digest, struct snapmeta *m,
+		      char **json);
 
 /* --- counters (never deleted by retention) ---------------------------------------------- */
 

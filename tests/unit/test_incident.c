@@ -1,387 +1,550 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Incidents: one per migration.  On hand-built events (what the tracker and the timing rules
- * give) and on the recordings: when one opens, what joins it and when it is issued again,
- * a second move, its casualties and survivors, how it closes, and that it survives a
- * restart through its stored form.
+ * An incident built for real: the daemon takes a snapshot in a fresh state dir, a recorded
+ * feature-loss migration is replayed into that store (shifted to the last minutes), the
+ * daemon runs again and a real child, put by this test into a .service cgroup it made,
+ * dies of a real SIGILL.  `report` must name the lost feature, the faulting process and
+ * its unit; the bundle of that store must verify.
+ *
+ * And the page a support engineer opens: report.html in headless Chromium.  A screenshot
+ * is kept under build/ (report-timeline.png), its timeline is not blank, the page makes no
+ * network request and logs nothing to the console.  The checks are shown to catch a page
+ * that does both.
  */
-#include <errno.h>
-#include <string.h>
-
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
 
-#include "analysis/incident.h"
+#include <json-c/json.h>
+
 #include "core/log.h"
-#include "formats/recording.h"
+#include "formats/bundle.h"
+#include "testutil.h"
 
-#define REC(name) CPUDRIFT_SRCDIR "/tests/fixtures/recordings/" name
-#define S 1000000000LL
+#define RECORDING CPUDRIFT_SRCDIR "/tests/fixtures/recordings/feature_drift.jsonl"
 
-TestSuite(incident);
+static char dir[256];
+static pid_t daemon_pid;
+static char cg_service[1200], cg_slice[1024];
 
-static struct event *ev(enum event_kind k, enum severity sev, int64_t t_s, const char *subject)
+static const char *in_dir(const char *rel)
 {
-	struct event *e = event__new(k, sev);
+	static char buf[8][512];
+	static int k;
 
-	e->monotonic_ns = t_s * S;
-	e->realtime_ns = e->monotonic_ns + 1700000000 * S;
-	snprintf(e->subject, sizeof(e->subject), "%s", subject);
-	snprintf(e->boot_id, sizeof(e->boot_id), "0f6c2d4e-3b1a-4c55-9e2f-6a7b8c9d0e1f");
-	if (k == EV_TIMING_STALL)
-		json_object_object_add(e->body, "scope", json_object_new_string("vm"));
-	return e;
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, rel);
+	return buf[k];
 }
 
-static struct event *fault(int64_t t_s, int pid, const char *comm, bool fatal)
+static char *cd(const char *args, int *rc)
 {
-	struct event *e = ev(EV_FAULT_SIGILL, SEV_CRITICAL, t_s, comm);
+	char cmd[4096];
 
-	e->pid = pid;
-	json_object_object_add(e->body, "class", json_object_new_string("feature-lost"));
-	json_object_object_add(e->body, "comm", json_object_new_string(comm));
-	json_object_object_add(e->body, "exe", json_object_new_string("/usr/bin/victim"));
-	json_object_object_add(e->body, "feature", json_object_new_string("avx2"));
-	json_object_object_add(e->body, "fatal", json_object_new_boolean(fatal));
-	return e;
+	snprintf(cmd, sizeof(cmd), "cd %s && %s %s", dir, tu_build("cpudrift"), args);
+	return tu_run(cmd, rc);
 }
 
-/* Feed @e (freed) with CPU state @state; the events it raised go to @out. */
-static void feed(struct incidents *s, struct event *e, uint64_t state, struct evlist *out)
+static void make_dir(void)
 {
-	cr_assert_eq(incidents_feed(s, e, state, out), 0);
-	event__free(e);
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/cpudrift-incident-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	f = fopen(in_dir("c.conf"), "w");
+	cr_assert(f);
+	fprintf(f,
+		"state_dir = %s/st\njournal = off\ntextfile_path = off\nhooks_dir = off\n"
+		"interval = 60\n",
+		dir);
+	fclose(f);
 }
 
-static const char *str(const struct event *e, const char *k)
+static void teardown(void)
 {
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(e->body, k, &v), "no \"%s\" in %s", k,
-		  json_object_to_json_string(e->body));
-	return json_object_get_string(v);
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = 0;
+	}
+	if (cg_service[0])
+		rmdir(cg_service);
+	if (cg_slice[0])
+		rmdir(cg_slice);
+	cg_service[0] = cg_slice[0] = 0;
+	if (dir[0])
+		tu_rmtree(dir);
+	dir[0] = 0;
 }
 
-static int64_t num(const struct event *e, const char *k)
-{
-	struct json_object *v;
+/* --- the live incident ------------------------------------------------------------------- */
 
-	cr_assert(json_object_object_get_ex(e->body, k, &v), "no \"%s\"", k);
-	return json_object_get_int64(v);
+static void start_daemon(void)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int fd = open(in_dir("daemon.log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(tu_build("cpudrift"), "cpudrift", "-v", "run", "--config", in_dir("c.conf"),
+		      (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = pid;
+	/* Running in full mode: its first snapshot is stored and the fault watcher is on. */
+	for (int t = 0; t < 300; t++) {
+		int rc;
+		char *out = cd("status --config c.conf 2>&1", &rc);
+
+		free(out);
+		if (rc == 0)
+			return;
+		usleep(100000);
+	}
+	cr_assert_fail("the daemon did not reach full mode:\n%s",
+		       tu_read_file(in_dir("daemon.log")));
 }
 
-static size_t len(const struct event *e, const char *k)
+static void stop_daemon(void)
 {
-	struct json_object *v;
+	int st;
 
-	cr_assert(json_object_object_get_ex(e->body, k, &v), "no \"%s\"", k);
-	return json_object_array_length(v);
+	kill(daemon_pid, SIGTERM);
+	waitpid(daemon_pid, &st, 0);
+	daemon_pid = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the daemon did not stop cleanly");
 }
 
-static bool has_reason(const struct event *e, const char *key)
+/* Move every "real_ns"/"realtime_ns" of @o by @d: the recording happens minutes ago. */
+static void shift(struct json_object *o, int64_t d)
 {
-	struct json_object *r, *k;
-
-	json_object_object_get_ex(e->body, "reasons", &r);
-	for (size_t i = 0; r && i < json_object_array_length(r); i++)
-		if (json_object_object_get_ex(json_object_array_get_idx(r, i), "reason", &k) &&
-		    !strcmp(json_object_get_string(k), key))
-			return true;
-	return false;
-}
-
-static const struct event *last(const struct evlist *l)
-{
-	cr_assert_gt(l->n, 0);
-	return l->v[l->n - 1];
-}
-
-Test(incident, opens_at_low_and_is_issued_again_with_every_reason)
-{
-	struct incidents *s = incidents__new(NULL);
-	struct evlist out = { 0 };
-	const struct event *e;
-	char id[48];
-
-	/* one VM-wide stall weighs 1: below low, nothing */
-	feed(s, ev(EV_TIMING_STALL, SEV_NOTICE, 100, "vm"), 1, &out);
-	cr_expect_eq(out.n, 0);
-	/* the RTC step makes 3: low (timing alone) -> the first issue, with both reasons */
-	feed(s, ev(EV_TIMING_CLOCK_STEP, SEV_WARNING, 101, "rtc0"), 1, &out);
-	cr_assert_eq(out.n, 1);
-	e = last(&out);
-	cr_expect_eq(e->kind, EV_MIGRATION_SUSPECTED);
-	cr_expect_str_eq(str(e, "confidence"), "low");
-	cr_expect_eq(num(e, "issue"), 1);
-	cr_expect(has_reason(e, "timing.stall/vm") && has_reason(e, "timing.clock_step/host"));
-	cr_expect_str_eq(str(e, "incident_id"), "0f6c2d4e-101000");
-	snprintf(id, sizeof(id), "%s", str(e, "incident_id"));
-
-	/* the same reason again: counted, not issued */
-	feed(s, ev(EV_TIMING_CLOCK_STEP, SEV_WARNING, 110, "rtc0"), 1, &out);
-	cr_expect_eq(out.n, 1, "a repeated reason was issued");
-
-	/* a fault 0.4 s before the drift, then the drift: each gains, each is issued */
-	feed(s, fault(120, 4242, "victim", true), 1, &out);
-	cr_assert_eq(out.n, 2);
-	e = last(&out);
-	cr_expect_str_eq(str(e, "incident_id"), id);
-	cr_expect_str_eq(str(e, "confidence"), "high");
-	cr_expect_eq(e->sev, SEV_CRITICAL);
-	cr_expect_eq(num(e, "issue"), 2);
-	cr_expect_str_eq(str(e, "previous_confidence"), "low");
-	cr_expect_str_eq(str(e, "previous_severity"), "notice");
-	feed(s, ev(EV_CPUID_DRIFT, SEV_CRITICAL, 120, "avx2"), 7, &out);
-	cr_assert_eq(out.n, 3, "the drift after the verdict was high did not join");
-	e = last(&out);
-	cr_expect_str_eq(str(e, "incident_id"), id);
-	cr_expect_eq(num(e, "issue"), 3);
-	cr_expect_str_eq(str(e, "previous_confidence"), "high");
-	cr_expect(has_reason(e, "cpuid.drift") && has_reason(e, "fault.sigill/migration") &&
-		  has_reason(e, "timing.clock_step/host") && has_reason(e, "timing.stall/vm"),
-		  "not every reason: %s", json_object_to_json_string(e->body));
-	/* an RTC step seconds later (a host clock confirmed late) joins too */
-	feed(s, ev(EV_TIMING_CLOCK_STEP, SEV_NOTICE, 126, "realtime"), 7, &out);
-	cr_assert_eq(out.n, 4);
-	cr_expect(has_reason(last(&out), "timing.clock_step/realtime"));
-	cr_expect_eq(len(last(&out), "reasons"), 5);
-	evlist_free(&out);
-	incidents__free(s);
-}
-
-Test(incident, a_move_to_yet_another_cpu_opens_the_next_incident)
-{
-	struct incidents *s = incidents__new(NULL);
-	struct evlist out = { 0 };
-	char first[48];
-
-	feed(s, ev(EV_CPUID_DRIFT, SEV_CRITICAL, 100, "avx2"), 7, &out);
-	cr_assert_eq(out.n, 1);
-	snprintf(first, sizeof(first), "%s", str(last(&out), "incident_id"));
-	/* the drift to the same state (seen by a later capture) is the same migration */
-	feed(s, ev(EV_CPUID_DRIFT, SEV_CRITICAL, 110, "avx2"), 7, &out);
-	cr_expect_eq(out.n, 1, "a repeat of the same drift was issued");
-	/* a drift to another state, inside the window: the next migration */
-	feed(s, ev(EV_CPUID_DRIFT, SEV_NOTICE, 150, "avx2"), 9, &out);
-	cr_assert_eq(out.n, 2);
-	cr_expect_str_neq(str(last(&out), "incident_id"), first);
-	cr_expect_eq(num(last(&out), "issue"), 1);
-	/* later evidence joins the newest */
-	feed(s, ev(EV_TIMING_CLOCK_STEP, SEV_WARNING, 151, "rtc0"), 9, &out);
-	cr_assert_eq(out.n, 3);
-	cr_expect_str_neq(str(last(&out), "incident_id"), first);
-	evlist_free(&out);
-	incidents__free(s);
-}
-
-Test(incident, casualties_and_survivors)
-{
-	struct incidents *s = incidents__new(NULL);
-	struct evlist out = { 0 };
-	struct json_object *c, *p;
-	const struct event *e;
-
-	feed(s, fault(100, 10, "jvm", false), 1, &out); /* handled: survived */
-	feed(s, fault(101, 20, "victim", true), 1, &out); /* killed: casualty */
-	feed(s, fault(102, 10, "jvm", false), 1, &out); /* again: nothing new */
-	cr_expect_eq(out.n, 2);
-	feed(s, fault(103, 10, "jvm", true), 1, &out); /* it died after all */
-	cr_assert_eq(out.n, 3);
-	e = last(&out);
-	cr_expect_eq(len(e, "casualties"), 2);
-	cr_expect_eq(len(e, "survived"), 0);
-	json_object_object_get_ex(e->body, "casualties", &c);
-	p = json_object_array_get_idx(c, 0);
-	cr_expect_str_eq(json_object_get_string(json_object_object_get(p, "comm")), "victim");
-	cr_expect_str_eq(json_object_get_string(json_object_object_get(p, "exe")),
-			 "/usr/bin/victim");
-	cr_expect_str_eq(json_object_get_string(json_object_object_get(p, "feature")), "avx2");
-	cr_expect_eq(json_object_get_int64(json_object_object_get(p, "realtime_ns")),
-		     (1700000000 + 101) * S);
-	/* faults of other classes weigh nothing and name no one */
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreach(o, k, v)
 	{
-		struct event *x = fault(104, 30, "buggy", true);
-
-		json_object_object_add(x->body, "class",
-				       json_object_new_string("not-feature-related"));
-		feed(s, x, 1, &out);
+		if ((!strcmp(k, "real_ns") || !strcmp(k, "realtime_ns")) &&
+		    json_object_is_type(v, json_type_int))
+			json_object_set_int64(v, json_object_get_int64(v) + d);
+		else
+			shift(v, d);
 	}
-	cr_expect_eq(out.n, 3);
-	evlist_free(&out);
-	incidents__free(s);
 }
 
-Test(incident, closes_when_quiet_or_when_nothing_is_at_risk)
+static void write_shifted_recording(const char *out)
 {
-	struct incident_opts o;
-	struct incidents *s;
-	struct evlist out = { 0 };
-	const struct event *e;
-	char id[48];
+	FILE *in = fopen(RECORDING, "r"), *f = fopen(out, "w");
+	char *line = NULL;
+	size_t cap = 0;
+	int64_t last = 0, d;
+	struct timespec now;
 
-	incident_opts_default(&o);
-	cr_expect_eq(o.quiet_ns, 1800 * S);
-	s = incidents__new(&o);
-	/* a loss: open until counted */
-	feed(s, fault(100, 20, "victim", true), 1, &out);
-	snprintf(id, sizeof(id), "%s", str(last(&out), "incident_id"));
-	cr_assert_eq(incidents_flush(s, INT64_MAX, &out), 0);
-	cr_expect_eq(out.n, 1, "the end of a recording closed an incident");
-	cr_assert_eq(incidents_flush(s, 1000 * S, &out), 0);
-	cr_expect_eq(out.n, 1, "closed with its processes not counted");
-	/* counted while still pending: stays open */
-	cr_assert_eq(incidents_at_risk(s, id, 0, 200 * S, &out), 0);
-	cr_expect_eq(out.n, 1);
-	cr_assert_eq(incidents_at_risk(s, id, 3, 500 * S, &out), 0);
-	cr_expect_eq(out.n, 1);
-	/* the operator restarted them */
-	cr_assert_eq(incidents_at_risk(s, id, 0, 560 * S, &out), 0);
-	cr_assert_eq(out.n, 2);
-	e = last(&out);
-	cr_expect_eq(e->kind, EV_MIGRATION_RESOLVED);
-	cr_expect_str_eq(str(e, "incident_id"), id);
-	cr_expect_str_eq(str(e, "why"), "nothing at risk");
-	cr_expect_eq(len(e, "casualties"), 1);
-	cr_expect_eq(e->monotonic_ns, 560 * S);
-	cr_expect_eq(incidents_at_risk(s, "nope", 0, 600 * S, &out), -ENOENT);
+	cr_assert(in && f);
+	while (getline(&line, &cap, in) > 0) {
+		struct json_object *o = json_tokener_parse(line), *r;
 
-	/* another loss nobody counts: closed after 30 min of quiet, stamped then */
-	feed(s, fault(3000, 21, "victim2", true), 1, &out);
-	cr_assert_eq(incidents_flush(s, 3000 * S + 1799 * S, &out), 0);
-	cr_expect_eq(last(&out)->kind, EV_MIGRATION_SUSPECTED);
-	cr_assert_eq(incidents_flush(s, 9000 * S, &out), 0);
-	e = last(&out);
-	cr_expect_eq(e->kind, EV_MIGRATION_RESOLVED);
-	cr_expect_str_eq(str(e, "why"), "quiet");
-	cr_expect_eq(e->monotonic_ns, 4800 * S);
+		if (o && json_object_object_get_ex(o, "real_ns", &r))
+			last = json_object_get_int64(r);
+		json_object_put(o);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	d = (int64_t)now.tv_sec * 1000000000 - 60000000000LL - last;
+	rewind(in);
+	while (getline(&line, &cap, in) > 0) {
+		struct json_object *o = json_tokener_parse(line);
 
-	/* a pause without loss puts nothing at risk: closed once the window has passed */
-	feed(s, ev(EV_TIMING_CLOCK_STEP, SEV_WARNING, 10000, "rtc0"), 1, &out);
-	cr_expect_eq(last(&out)->kind, EV_MIGRATION_SUSPECTED);
-	cr_assert_eq(incidents_flush(s, 10299 * S, &out), 0);
-	cr_expect_eq(last(&out)->kind, EV_MIGRATION_SUSPECTED);
-	cr_assert_eq(incidents_flush(s, 10301 * S, &out), 0);
-	cr_expect_eq(last(&out)->kind, EV_MIGRATION_RESOLVED);
-	cr_expect_null(incidents_newest_open(s));
-	evlist_free(&out);
-	incidents__free(s);
+		cr_assert(o);
+		shift(o, d);
+		fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	}
+	free(line);
+	fclose(in);
+	fclose(f);
 }
 
-Test(incident, survives_a_restart_and_a_reboot_closes_it)
+/* The unified cgroup hierarchy's mount point (/sys/fs/cgroup or .../unified). */
+static bool cgroup2_root(char *out, size_t size)
 {
-	struct incident_opts o;
-	struct incidents *a, *b;
-	struct evlist out = { 0 };
-	const struct incident *inc;
-	struct json_object *j;
-	char id[48];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[1024], mnt[200], fs[64];
+	bool found = false;
 
-	incident_opts_default(&o);
-	a = incidents__new(&o);
-	feed(a, fault(100, 20, "victim", true), 7, &out);
-	feed(a, ev(EV_CPUID_DRIFT, SEV_CRITICAL, 101, "avx2"), 7, &out);
-	inc = incidents_newest_open(a);
-	cr_assert_not_null(inc);
-	snprintf(id, sizeof(id), "%s", inc->id);
-	/* through text, as the store keeps it */
-	j = json_tokener_parse(json_object_to_json_string(incident_to_json(inc, &o)));
-	cr_assert_not_null(j);
-	incidents__free(a);
-	evlist_free(&out);
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - ");
 
-	b = incidents__new(&o);
-	cr_assert_eq(incidents_restore(b, j, "0f6c2d4e-3b1a-4c55-9e2f-6a7b8c9d0e1f", &out), 0);
-	cr_expect_eq(out.n, 0);
-	inc = incidents_newest_open(b);
-	cr_assert_not_null(inc);
-	cr_expect_str_eq(inc->id, id);
-	cr_expect_eq(inc->issues, 2);
-	/* evidence after the restart joins it: its third issue, every reason */
-	feed(b, ev(EV_TIMING_CLOCK_STEP, SEV_WARNING, 105, "rtc0"), 7, &out);
-	cr_assert_eq(out.n, 1);
-	cr_expect_str_eq(str(last(&out), "incident_id"), id);
-	cr_expect_eq(num(last(&out), "issue"), 3);
-	cr_expect_eq(len(last(&out), "reasons"), 3);
-	cr_expect_eq(len(last(&out), "casualties"), 1);
-	/* the same drift state does not make a second incident */
-	feed(b, ev(EV_CPUID_DRIFT, SEV_CRITICAL, 106, "avx2"), 7, &out);
-	cr_expect_eq(out.n, 1);
-	incidents__free(b);
-	evlist_free(&out);
-
-	/* restored in another boot: closed at once */
-	b = incidents__new(&o);
-	cr_assert_eq(incidents_restore(b, j, "11111111-2222-3333-4444-555555555555", &out), 0);
-	cr_assert_eq(out.n, 1);
-	cr_expect_eq(out.v[0]->kind, EV_MIGRATION_RESOLVED);
-	cr_expect_str_eq(str(out.v[0], "why"), "reboot");
-	cr_expect_null(incidents_newest_open(b));
-	/* garbage is refused, not taken */
-	cr_expect_eq(incidents_restore(b, json_object_new_object(), "x", &out), -EINVAL);
-	incidents__free(b);
-	evlist_free(&out);
-	json_object_put(j);
+		if (dash && sscanf(dash, " - %63s", fs) == 1 && !strcmp(fs, "cgroup2") &&
+		    sscanf(line, "%*s %*s %*s %*s %199s", mnt) == 1) {
+			snprintf(out, size, "%s", mnt);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
 }
 
-/* --- recordings ---------------------------------------------------------------------------- */
-
-static int keep(void *ctx, const struct event *e)
+/* A child in our .service cgroup that executes ud2 when told; returns its pid. */
+static pid_t victim(int *go)
 {
-	struct json_object *j = event_to_json(e);
+	int in[2], out[2];
+	char procs[1300], addr[64];
+	pid_t pid;
+	FILE *f;
 
-	evlist_push(ctx, event_from_json(j));
-	json_object_put(j);
-	return 0;
+	cr_assert_eq(pipe(in), 0);
+	cr_assert_eq(pipe(out), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int fd;
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg_service);
+		fd = open(procs, O_WRONLY);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			_exit(126);
+		close(fd);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(tu_build("tests/helpers/sigill_child"), "sigill_child", "ud2", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	cr_assert(f && fgets(addr, sizeof(addr), f), "the victim did not start");
+	fclose(f);
+	*go = in[1];
+	return pid;
 }
 
-static void replay(const char *path, struct evlist *out)
+static bool fault_stored(pid_t pid)
 {
-	struct errbuf err = { { 0 } };
+	char needle[64], *out;
+	int rc;
+	bool found;
 
-	cr_assert_eq(recording_replay(path, NULL, keep, out, NULL, &err), 0, "%s", err.msg);
+	snprintf(needle, sizeof(needle), "\"pid\":%d,", (int)pid);
+	out = cd("events --config c.conf --kind fault.sigill --json 2>&1", &rc);
+	found = strstr(out, needle) != NULL;
+	free(out);
+	return found;
 }
 
-Test(incident, a_feature_loss_recording_is_one_incident_with_its_casualty)
+Test(incident, a_real_incident_names_the_loss_the_process_and_its_unit, .fini = teardown,
+     .timeout = 180)
 {
-	struct evlist l = { 0 };
-	const struct event *e = NULL;
-	const char *id = NULL;
-	int issues = 0;
+	char root[256], unit[96], args[256], *out;
+	struct json_object *r, *cas, *c0, *rm;
+	int rc, go, st;
+	pid_t pid;
+	bool lost = false, fatal;
 
-	replay(REC("feature_drift.jsonl"), &l);
-	for (size_t i = 0; i < l.n; i++) {
-		if (l.v[i]->kind != EV_MIGRATION_SUSPECTED)
+	if (geteuid())
+		cr_skip_test("the live incident needs root (BPF, cgroups)");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		cr_skip_test("no BTF at /sys/kernel/btf/vmlinux");
+	if (!cgroup2_root(root, sizeof(root)))
+		cr_skip_test("no cgroup2 hierarchy mounted");
+	make_dir();
+
+	/* 1. The daemon takes its first snapshot (the baseline) and stops. */
+	start_daemon();
+	stop_daemon();
+	/* 2. A recorded migration that loses AVX-512, as if it happened a few minutes ago. */
+	write_shifted_recording(in_dir("shifted.jsonl"));
+	out = cd("run --config c.conf --replay shifted.jsonl 2>&1", &rc);
+	cr_assert_eq(rc, 0, "run --replay failed:\n%s", out);
+	free(out);
+	/* 3. The daemon again, and a real SIGILL from a child in a .service cgroup of ours. */
+	start_daemon();
+	snprintf(cg_slice, sizeof(cg_slice), "%s/cpudrift-test.slice", root);
+	snprintf(unit, sizeof(unit), "cpudrift-victim-%d.service", (int)getpid());
+	snprintf(cg_service, sizeof(cg_service), "%s/%s", cg_slice, unit);
+	cr_assert(!mkdir(cg_slice, 0755) || errno == EEXIST, "mkdir %s: %s", cg_slice,
+		  strerror(errno));
+	cr_assert_eq(mkdir(cg_service, 0755), 0, "mkdir %s: %s", cg_service, strerror(errno));
+	pid = victim(&go);
+	cr_assert_eq(write(go, "x", 1), 1);
+	close(go);
+	/* The child stays a zombie (in its cgroup) until the daemon has stored its fault. */
+	for (int t = 0; t < 200 && !fault_stored(pid); t++)
+		usleep(100000);
+	cr_expect(fault_stored(pid), "the victim's SIGILL was not stored:\n%s",
+		  tu_read_file(in_dir("daemon.log")));
+	waitpid(pid, &st, 0);
+	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGILL, "the victim did not die of SIGILL");
+	stop_daemon();
+
+	/* 4. The report names the lost feature, the process that died and its unit. */
+	out = cd("report --config c.conf --since -1h --json", &rc);
+	r = json_tokener_parse(out);
+	free(out);
+	cr_assert_not_null(r);
+	cr_expect_eq(rc, 1, "a window with a lost feature exits 1");
+	rm = json_object_object_get(json_object_object_get(r, "change"), "removed");
+	for (size_t i = 0; rm && i < json_object_array_length(rm); i++)
+		lost |= !strcmp(json_object_get_string(json_object_array_get_idx(rm, i)),
+				"avx512f");
+	cr_expect(lost, "the report does not name avx512f as lost");
+	/* The fault names the process and its unit... */
+	cas = json_object_object_get(json_object_object_get(r, "faults"), "list");
+	c0 = NULL;
+	for (size_t i = 0; cas && i < json_object_array_length(cas); i++)
+		if (json_object_get_int(json_object_object_get(json_object_array_get_idx(cas, i),
+							       "pid")) == pid)
+			c0 = json_object_array_get_idx(cas, i);
+	cr_assert_not_null(c0, "the victim (pid %d) is not among the faults: %s", (int)pid,
+			   json_object_to_json_string(json_object_object_get(r, "faults")));
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(c0, "comm")),
+			 "sigill_child");
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(c0, "unit")), unit);
+	/* ...and the process is grouped under it, a casualty when the record says it was fatal. */
+	fatal = json_object_get_boolean(json_object_object_get(c0, "fatal"));
+	cas = json_object_object_get(json_object_object_get(r, fatal ? "casualties" : "survived"),
+				     "groups");
+	c0 = NULL;
+	for (size_t i = 0; cas && i < json_object_array_length(cas); i++)
+		if (!strcmp(json_object_get_string(json_object_object_get(
+				    json_object_array_get_idx(cas, i), "name")),
+			    unit))
+			c0 = json_object_array_get_idx(cas, i);
+	cr_expect_not_null(c0, "no group %s under %s", unit, fatal ? "casualties" : "survived");
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(c0, "kind")), "service");
+	json_object_put(r);
+	out = cd("report --config c.conf --since -1h", &rc);
+	cr_expect(strstr(out, "avx512f") && strstr(out, "sigill_child") && strstr(out, unit) &&
+			  strstr(out, "systemctl restart app.service"),
+		  "the text report misses the loss, the process or its unit:\n%s", out);
+	free(out);
+
+	/* 5. Its bundle verifies. */
+	snprintf(args, sizeof(args), "evidence --config c.conf --since -1h -o inc.tar.gz 2>&1");
+	out = cd(args, &rc);
+	cr_expect_eq(rc, 0, "%s", out);
+	free(out);
+	out = cd("evidence verify inc.tar.gz", &rc);
+	cr_expect_eq(rc, 0, "%s", out);
+	free(out);
+}
+
+/* --- the page in Chromium ---------------------------------------------------------------- */
+
+/* A PNG's pixels as RGBA (8-bit RGB or RGBA, not interlaced: what Chromium writes). */
+static unsigned char *png_rgba(const char *path, unsigned *w, unsigned *h)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char sig[8], hdr[8], *idat = NULL, *raw, *img;
+	size_t nidat = 0;
+	unsigned ct = 0, bpp;
+	uLongf rawlen;
+
+	cr_assert(f, "no screenshot at %s", path);
+	cr_assert_eq(fread(sig, 1, 8, f), 8);
+	while (fread(hdr, 1, 8, f) == 8) {
+		unsigned len = (unsigned)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+		unsigned char *d = malloc(len + 4);
+
+		cr_assert_eq(fread(d, 1, len + 4, f), len + 4);
+		if (!memcmp(hdr + 4, "IHDR", 4)) {
+			*w = (unsigned)d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3];
+			*h = (unsigned)d[4] << 24 | d[5] << 16 | d[6] << 8 | d[7];
+			cr_assert_eq(d[8], 8, "not 8-bit");
+			ct = d[9];
+			cr_assert_eq(d[12], 0, "interlaced");
+		} else if (!memcmp(hdr + 4, "IDAT", 4)) {
+			idat = realloc(idat, nidat + len);
+			memcpy(idat + nidat, d, len);
+			nidat += len;
+		}
+		free(d);
+	}
+	fclose(f);
+	cr_assert(ct == 2 || ct == 6, "colour type %u", ct);
+	bpp = ct == 6 ? 4 : 3;
+	rawlen = (uLongf)*h * (1 + *w * bpp);
+	raw = malloc(rawlen);
+	cr_assert_eq(uncompress(raw, &rawlen, idat, nidat), Z_OK);
+	free(idat);
+	img = malloc((size_t)*w * *h * 4);
+	for (unsigned y = 0; y < *h; y++) {
+		unsigned char *row = raw + (size_t)y * (1 + *w * bpp), *cur = row + 1;
+		unsigned char *prev = y ? raw + (size_t)(y - 1) * (1 + *w * bpp) + 1 : NULL;
+
+		for (unsigned i = 0; i < *w * bpp; i++) {
+			int a = i >= bpp ? cur[i - bpp] : 0, b = prev ? prev[i] : 0,
+			    c = prev && i >= bpp ? prev[i - bpp] : 0, p, pa, pb, pc;
+
+			switch (row[0]) {
+			case 1:
+				cur[i] += a;
+				break;
+			case 2:
+				cur[i] += b;
+				break;
+			case 3:
+				cur[i] += (a + b) / 2;
+				break;
+			case 4:
+				p = a + b - c;
+				pa = abs(p - a);
+				pb = abs(p - b);
+				pc = abs(p - c);
+				cur[i] += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+				break;
+			}
+		}
+		for (unsigned x = 0; x < *w; x++) {
+			memcpy(img + ((size_t)y * *w + x) * 4, cur + x * bpp, 3);
+			img[((size_t)y * *w + x) * 4 + 3] = 255;
+		}
+	}
+	free(raw);
+	return img;
+}
+
+static int count_color(const unsigned char *img, unsigned w, unsigned h, unsigned rgb)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < (size_t)w * h; i++) {
+		int dr = img[i * 4] - (int)(rgb >> 16), dg = img[i * 4 + 1] - (int)(rgb >> 8 & 255),
+		    db = img[i * 4 + 2] - (int)(rgb & 255);
+
+		n += dr * dr + dg * dg + db * db < 300;
+	}
+	return n;
+}
+
+/* Requests the page made (not the browser's own): their URLs, one a line; "" when none. */
+static char *page_requests(const char *netlog)
+{
+	struct json_object *o = json_object_from_file(netlog), *types, *id, *events;
+	char *urls = calloc(1, 1);
+	size_t n = 0;
+
+	cr_assert_not_null(o, "Chromium wrote no net log at %s", netlog);
+	types = json_object_object_get(json_object_object_get(o, "constants"), "logEventTypes");
+	id = json_object_object_get(types, "URL_REQUEST_START_JOB");
+	cr_assert_not_null(id);
+	events = json_object_object_get(o, "events");
+	for (size_t i = 0; i < json_object_array_length(events); i++) {
+		struct json_object *e = json_object_array_get_idx(events, i), *p;
+		const char *url, *nik;
+
+		if (json_object_get_int(json_object_object_get(e, "type")) !=
+		    json_object_get_int(id))
 			continue;
-		e = l.v[i];
-		if (!id)
-			id = str(e, "incident_id");
-		cr_expect_str_eq(str(e, "incident_id"), id, "a second incident");
-		issues++;
+		p = json_object_object_get(e, "params");
+		url = json_object_get_string(json_object_object_get(p, "url"));
+		nik = json_object_get_string(json_object_object_get(p, "network_isolation_key"));
+		/* The page's own requests carry its site (file://) in their isolation key. */
+		if (!url || !nik || !strstr(nik, "file://") || !strncmp(url, "file:", 5) ||
+		    !strncmp(url, "data:", 5))
+			continue;
+		urls = realloc(urls, n + strlen(url) + 2);
+		n += (size_t)sprintf(urls + n, "%s\n", url);
 	}
-	cr_assert_not_null(e);
-	/* the drift (medium), the first fault (high), the fatal one (a casualty); the other
-	 * eighteen faults repeat a reason */
-	cr_expect_eq(issues, 3);
-	cr_expect(has_reason(e, "cpuid.drift") && has_reason(e, "fault.sigill/migration"));
-	cr_expect_eq(len(e, "casualties"), 1);
-	evlist_free(&l);
+	json_object_put(o);
+	return urls;
 }
 
-Test(incident, noise_opens_no_incident)
+struct page {
+	char *requests, *console;
+	unsigned char *img;
+	unsigned w, h;
+};
+
+static void open_page(const char *html, const char *png, struct page *pg)
 {
-	static const char *const recs[] = { "noise.jsonl", "rtc_noise.jsonl", "stall_vm.jsonl",
-					    "clock_step.jsonl" };
+	char cmd[4096], *log, *line, *save;
+	int rc;
 
-	for (size_t r = 0; r < sizeof(recs) / sizeof(recs[0]); r++) {
-		struct evlist l = { 0 };
-		char path[512];
+	snprintf(cmd, sizeof(cmd),
+		 "rm -rf %s/profile && timeout 120 chromium --headless --no-sandbox --disable-gpu "
+		 "--disable-background-networking --disable-component-update --disable-sync "
+		 "--no-first-run --user-data-dir=%s/profile --enable-logging=stderr --v=0 "
+		 "--log-net-log=%s/net.json --window-size=1300,1100 --screenshot=%s file://%s 2>&1",
+		 dir, dir, dir, png, html);
+	log = tu_run(cmd, &rc);
+	cr_assert_eq(rc, 0, "chromium failed:\n%s", log);
+	pg->console = calloc(1, strlen(log) + 1);
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, ":CONSOLE"))
+			strcat(strcat(pg->console, line), "\n");
+	free(log);
+	snprintf(cmd, sizeof(cmd), "%s/net.json", dir);
+	pg->requests = page_requests(cmd);
+	pg->img = png_rgba(png, &pg->w, &pg->h);
+}
 
-		snprintf(path, sizeof(path), "%s", REC(""));
-		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s", recs[r]);
-		replay(path, &l);
-		for (size_t i = 0; i < l.n; i++)
-			cr_expect(l.v[i]->kind != EV_MIGRATION_SUSPECTED &&
-					  l.v[i]->kind != EV_MIGRATION_RESOLVED,
-				  "%s: %s", recs[r], l.v[i]->summary);
-		evlist_free(&l);
-	}
+static void page_free(struct page *pg)
+{
+	free(pg->requests);
+	free(pg->console);
+	free(pg->img);
+}
+
+Test(incident, report_html_in_chromium, .fini = teardown, .timeout = 240)
+{
+	char *out, *html, shot[512];
+	struct errbuf err;
+	struct page pg = { 0 }, ctl = { 0 };
+	size_t len;
+	FILE *f;
+	int rc;
+
+	if (access("/usr/bin/chromium", X_OK))
+		cr_skip_test("chromium is missing (make test-deps installs it)");
+	make_dir();
+	out = cd("run --config c.conf --replay " RECORDING " 2>&1", &rc);
+	cr_assert_eq(rc, 0, "%s", out);
+	free(out);
+	out = cd("evidence --config c.conf -o ev.tar.gz 2>&1", &rc);
+	cr_assert_eq(rc, 0, "%s", out);
+	free(out);
+	cr_assert_eq(bundle_read_member(in_dir("ev.tar.gz"), "report.html", &html, &len, &err), 0,
+		     "%s", err.msg);
+	f = fopen(in_dir("report.html"), "w");
+	fwrite(html, 1, len, f);
+	fclose(f);
+	free(html);
+
+	/* The checks catch a page that fetches and logs (else they prove nothing). */
+	f = fopen(in_dir("control.html"), "w");
+	fprintf(f, "<html><body><img src=\"http://127.0.0.1:9/x.png\">"
+		   "<script>console.error('control')</script></body></html>\n");
+	fclose(f);
+	open_page(in_dir("control.html"), in_dir("control.png"), &ctl);
+	cr_expect(strstr(ctl.requests, "127.0.0.1:9"), "the net-log check misses a request");
+	cr_expect(strstr(ctl.console, "control"), "the console check misses console.error");
+	page_free(&ctl);
+
+	snprintf(shot, sizeof(shot), "%s", tu_build("report-timeline.png"));
+	open_page(in_dir("report.html"), shot, &pg);
+	cr_expect_str_eq(pg.requests, "", "report.html made network requests:\n%s", pg.requests);
+	cr_expect_str_eq(pg.console, "", "report.html logged to the console:\n%s", pg.console);
+	/* The timeline is drawn: stall bars, the CPUID-exit line, the change and the verdict. */
+	cr_expect_gt(count_color(pg.img, pg.w, pg.h, 0x6a1b9a), 40, "no stall bars in %s", shot);
+	cr_expect_gt(count_color(pg.img, pg.w, pg.h, 0x2e7d32), 40, "no CPUID-exit line in %s",
+		     shot);
+	cr_expect_gt(count_color(pg.img, pg.w, pg.h, 0x1565c0), 40, "no CPU-change mark in %s",
+		     shot);
+	cr_expect_gt(count_color(pg.img, pg.w, pg.h, 0xc62828), 40, "no critical marks in %s",
+		     shot);
+	page_free(&pg);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -96,4 +97,32 @@ int tu_corpus_assemble(const struct tu_corpus_line *v, int n, const char *dir, u
 	cr_assert_eq(fread(*bin, 1, *len, f), (size_t)*len);
 	fclose(f);
 	return 0;
+}
+
+char *tu_run(const char *cmd, int *rc)
+{
+	FILE *p = popen(cmd, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	int st;
+
+	cr_assert(p, "cannot run %s", cmd);
+	if (getdelim(&buf, &len, 0, p) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	st = pclose(p);
+	*rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return buf;
+}
+
+const char *tu_build(const char *rel)
+{
+	static char buf[8][512];
+	static int k;
+	const char *b = getenv("CPUDRIFT_BUILD");
+
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", b ? b : CPUDRIFT_SRCDIR "/build", rel);
+	return buf[k];
 }

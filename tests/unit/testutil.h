@@ -7,6 +7,10 @@
 char *tu_read_file(const char *path);
 /** Remove @dir and everything below it; logs (does not fail) when it cannot. */
 void tu_rmtree(const char *dir);
+/** Run @cmd with sh -c; its stdout and stderr (2>&1 is the caller's), *rc its exit status. */
+char *tu_run(const char *cmd, int *rc);
+/** The path of a built file: $CPUDRIFT_BUILD/@rel (one of 8 rotating buffers). */
+const char *tu_build(const char *rel);
 
 #include <stdint.h>
 

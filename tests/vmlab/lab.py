@@ -15,6 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp import Guest  # noqa: E402
+import sdlab  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONF = ["none", "low", "medium", "high"]
@@ -72,7 +73,8 @@ def run_scenario(work, name, src_cpu, dst_cpu, pause, opts=None):
     """opts: "append" (kernel command line: lab.interval=, lab.victim= for init), "wait"
     (seconds to wait after the migration, 12 by default)."""
     opts = opts or {}
-    append = opts.get("append", "")
+    append = " ".join(["console=ttyS0 panic=-1 quiet", opts.get("append", ""),
+                       os.environ.get("LAB_APPEND", "")])
     kernel, initrd = os.path.join(work, "vmlinuz"), os.path.join(work, "initrd.gz")
     with socket.socket() as s:  # a free port for the destination to listen on
         s.bind(("127.0.0.1", 0))
@@ -320,38 +322,55 @@ SCENARIOS = {
 
 def main():
     prog = os.path.abspath(sys.argv[1])
-    names = sys.argv[2:] or list(SCENARIOS)
+    names = sys.argv[2:] or list(SCENARIOS) + list(sdlab.SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS and n not in sdlab.SCENARIOS]
+    if unknown:
+        print(f"lab: unknown scenario(s): {' '.join(unknown)}", file=sys.stderr)
+        return 2
     work = os.path.join(os.path.dirname(prog), "vmlab")
     os.makedirs(work, exist_ok=True)
     t0 = time.monotonic()
-    subprocess.run([os.path.join(HERE, "build-guest.sh"), prog, work], check=True)
-    rows, failed, latencies, live_moves, false_steps = [], 0, [], 0, 0
+    if any(n in SCENARIOS for n in names):
+        subprocess.run([os.path.join(HERE, "build-guest.sh"), prog, work], check=True)
+    # The systemd guest installs the .deb (`make deb`; the Makefile passes LAB_DEB).
+    deb = os.environ.get("LAB_DEB", "")
+    prepared = {}
+    rows, failed, latencies, moves, false_steps = [], 0, [], 0, 0
     for name in names:
-        src, dst, pause, checks, *rest = SCENARIOS[name]
-        opts = rest[0] if rest else {}
-        how = f"{src} -> {dst}" + (f", paused {pause} s" if pause else "")
         t = time.monotonic()
-        try:
-            obs = run_scenario(work, name, src, dst, pause, opts)
-            lat = detection_latency(obs)
-            if lat is not None:
-                latencies.append(f"{name} {lat:.1f} s")
-            live_moves += 1
-            false_steps += len(false_rtc_steps(obs))
-            with open(os.path.join(work, f"{name}.events.json"), "w") as f:
-                json.dump(obs, f, indent=1)
-            results = [(label, *fn(obs)) for label, fn in checks]
-        except Exception as e:  # a scenario that cannot run is a failed scenario
-            results = [("scenario runs", False, f"{type(e).__name__}: {e}")]
+        if name in sdlab.SCENARIOS:
+            how = f"{sdlab.SCENARIOS[name][0]}, {sdlab.SCENARIOS[name][1]}"
+            if not os.path.exists(deb):
+                results = [("scenario runs", False, f"no package at LAB_DEB={deb!r} (make deb)")]
+            else:
+                results = sdlab.run(work, name, deb, prepared)
+        else:
+            src, dst, pause, checks, *rest = SCENARIOS[name]
+            opts = rest[0] if rest else {}
+            how = f"{src} -> {dst}" + (f", paused {pause} s" if pause else "")
+            try:
+                obs = run_scenario(work, name, src, dst, pause, opts)
+                lat = detection_latency(obs)
+                if lat is not None:
+                    latencies.append(f"{name} {lat:.1f} s")
+                moves += 1
+                false_steps += len(false_rtc_steps(obs))
+                with open(os.path.join(work, f"{name}.events.json"), "w") as f:
+                    json.dump(obs, f, indent=1)
+                results = [(label, *fn(obs)) for label, fn in checks]
+            except Exception as e:  # a scenario that cannot run is a failed scenario
+                results = [("scenario runs", False, f"{type(e).__name__}: {e}")]
         print(f"{name}: {how}: {time.monotonic() - t:.0f} s", file=sys.stderr)
         for label, ok, seen in results:
             failed += ok is False
-            rows.append((name, label, seen, "SKIP" if ok is None else "pass" if ok else "FAIL"))
+            rows.append((name, label, str(seen), "SKIP" if ok is None else "pass" if ok else "FAIL"))
     w = [max(len(r[i]) for r in rows + [("scenario", "expected", "observed", "pass")]) for i in range(3)]
     for r in [("scenario", "expected", "observed", "pass")] + rows:
         print(f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2][:70]:<{min(w[2], 70)}}  {r[3]}")
-    print(f"lab: detection latency (resume to cpuid.drift): {', '.join(latencies) or 'none'}")
-    print(f"lab: false RTC steps: {false_steps} over {live_moves} migration(s)")
+    if moves:
+        print(f"lab: detection latency (resume to cpuid.drift): {', '.join(latencies) or 'none'}")
+    if moves:
+        print(f"lab: false RTC steps: {false_steps} over {moves} migration(s)")
     passed = sum(1 for r in rows if r[3] == "pass")
     skipped = sum(1 for r in rows if r[3] == "SKIP")
     print(f"lab: {len(names)} scenario(s) in {time.monotonic() - t0:.0f} s")

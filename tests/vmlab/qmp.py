@@ -48,7 +48,12 @@ class Lines:
 
 
 class Guest:
-    def __init__(self, workdir, name, cpu, kernel, initrd, incoming=None, append=""):
+    """One QEMU process.  The initramfs guest passes kernel and initrd only; the systemd
+    guest also passes its disks (file, format, read-only), its kernel command line and
+    more memory."""
+
+    def __init__(self, workdir, name, cpu, kernel, initrd, incoming=None, append=None,
+                 drives=(), mem="256M"):
         self.name, self.cpu, self.dir = name, cpu, workdir
         self.qmp_path = os.path.join(workdir, f"{name}.qmp")
         self.ctl_path = os.path.join(workdir, f"{name}.ctl")
@@ -58,15 +63,19 @@ class Guest:
                 os.unlink(p)
         # Source and destination must describe the same machine; only -cpu and the
         # chardev backends differ (QEMU migrates device state, not the CPU model check).
-        args = [QEMU, "-accel", "tcg", "-cpu", cpu, "-m", "256M", "-smp", "1",
+        if append is None:
+            append = "console=ttyS0 panic=-1 quiet " + os.environ.get("LAB_APPEND", "")
+        args = [QEMU, "-accel", "tcg", "-cpu", cpu, "-m", mem, "-smp", "1",
                 "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
                 "-kernel", kernel, "-initrd", initrd,
-                "-append", " ".join(["console=ttyS0 panic=-1 quiet", append,
-                                     os.environ.get("LAB_APPEND", "")]),
+                "-append", append,
                 "-serial", f"file:{self.console}",
                 "-chardev", f"socket,id=ctl,path={self.ctl_path},server=on,wait=off",
                 "-serial", "chardev:ctl",
                 "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        for path, fmt, ro in drives:
+            args += ["-drive", f"file={path},format={fmt},if=virtio,cache=none,aio=threads"
+                     + (",readonly=on" if ro else "")]
         if incoming:
             args += ["-incoming", incoming]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
