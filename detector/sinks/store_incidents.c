@@ -62,8 +62,9 @@ int store_put_incident(struct store *s, struct json_object *inc)
 		sqlite3_bind_text(st, 6, state, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 7, conf, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 8, sev, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 9, json_object_to_json_string_ext(inc, JSON_C_TO_STRING_PLAIN),
-				  -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 9,
+				  json_object_to_json_string_ext(inc, JSON_C_TO_STRING_PLAIN), -1,
+				  SQLITE_TRANSIENT);
 	}
 	return store_tx_end(s, store_run(s, st, "store an incident"));
 }
@@ -105,10 +106,10 @@ int store_get_incident(struct store *s, const char *id, struct json_object **out
 int store_query_incidents(struct store *s, const struct incident_query *q,
 			  int (*cb)(struct json_object *incident, void *arg), void *arg)
 {
-	sqlite3_stmt *st = store_prep(
-		s, "SELECT json FROM incidents WHERE (?1 = 0 OR state = 'open')"
-		   " AND last_real_ns >= ?2 AND (?3 = 0 OR opened_real_ns <= ?3)"
-		   " ORDER BY opened_real_ns, id");
+	sqlite3_stmt *st =
+		store_prep(s, "SELECT json FROM incidents WHERE (?1 = 0 OR state = 'open')"
+			      " AND last_real_ns >= ?2 AND (?3 = 0 OR opened_real_ns <= ?3)"
+			      " ORDER BY opened_real_ns, id");
 	int rc, r = 0;
 
 	if (!st)

@@ -137,7 +137,8 @@ Test(incidents, opens_at_low_and_is_issued_again_with_every_reason)
 	cr_expect_eq(num(e, "issue"), 3);
 	cr_expect_str_eq(str(e, "previous_confidence"), "high");
 	cr_expect(has_reason(e, "cpuid.drift") && has_reason(e, "fault.sigill/migration") &&
-		  has_reason(e, "timing.clock_step/host") && has_reason(e, "timing.stall/vm"),
+			  has_reason(e, "timing.clock_step/host") &&
+			  has_reason(e, "timing.stall/vm"),
 		  "not every reason: %s", json_object_to_json_string(e->body));
 	/* an RTC step seconds later (a host clock confirmed late) joins too */
 	feed(s, ev(EV_TIMING_CLOCK_STEP, SEV_NOTICE, 126, "realtime"), 7, &out);

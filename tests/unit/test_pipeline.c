@@ -46,11 +46,11 @@ static void start(struct run *r)
 	config_defaults(&r->cfg);
 	r->cfg.journal = false;
 	cr_assert_eq(store__new(&r->store, dir, STORE_LOCK, &err), 0, "%s", err.msg);
-	cr_assert_eq(pipeline__new(&(struct pipeline_opts){ .cfg = &r->cfg,
-							    .store = r->store,
-							    .live = true },
-				   &r->p),
-		     0);
+	cr_assert_eq(
+		pipeline__new(
+			&(struct pipeline_opts){ .cfg = &r->cfg, .store = r->store, .live = true },
+			&r->p),
+		0);
 	cr_assert_eq(capture_snapshot(&s, NULL, &err), 0, "%s", err.msg);
 	cr_assert_eq(pipeline_first_snapshot(r->p, s, &err), 0, "%s", err.msg);
 }
