@@ -293,7 +293,8 @@ int verdict_fuse(struct event *const *ev, size_t n, const struct verdict_opts *o
 		if (verdict_weigh(sorted[i], &w) && sorted[i]->monotonic_ns > newest)
 			newest = sorted[i]->monotonic_ns;
 	}
-	for (size_t i = 0; i < n && ret >= 0; i++)
+	/* Nothing weighs: nothing to tally (and no newest to measure the window from). */
+	for (size_t i = 0; i < n && ret >= 0 && newest != INT64_MIN; i++)
 		if (sorted[i]->monotonic_ns >= newest - o->window_ns)
 			ret = verdict_tally_add(&t, sorted[i]);
 	free(sorted);

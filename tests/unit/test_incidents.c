@@ -284,7 +284,14 @@ Test(incidents, survives_a_restart_and_a_reboot_closes_it)
 	cr_assert_not_null(inc);
 	snprintf(id, sizeof(id), "%s", inc->id);
 	/* through text, as the store keeps it */
-	j = json_tokener_parse(json_object_to_json_string(incident_to_json(inc, &o)));
+	j = incident_to_json(inc, &o);
+	cr_assert_not_null(j);
+	{
+		struct json_object *text = json_tokener_parse(json_object_to_json_string(j));
+
+		json_object_put(j);
+		j = text;
+	}
 	cr_assert_not_null(j);
 	incidents__free(a);
 	evlist_free(&out);
@@ -317,7 +324,12 @@ Test(incidents, survives_a_restart_and_a_reboot_closes_it)
 	cr_expect_str_eq(str(out.v[0], "why"), "reboot");
 	cr_expect_null(incidents_newest_open(b));
 	/* garbage is refused, not taken */
-	cr_expect_eq(incidents_restore(b, json_object_new_object(), "x", &out), -EINVAL);
+	{
+		struct json_object *empty = json_object_new_object();
+
+		cr_expect_eq(incidents_restore(b, empty, "x", &out), -EINVAL);
+		json_object_put(empty);
+	}
 	incidents__free(b);
 	evlist_free(&out);
 	json_object_put(j);
