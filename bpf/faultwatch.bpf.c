@@ -17,8 +17,8 @@
 
 #include "faultwatch.h"
 
-/* Tunables, set by user space before load. */
-const volatile __u64 sig_mask = 1ull << 4; /* SIGILL */
+/* Tunables, set by user space before load; the mask also at run time (a reload): .data. */
+volatile __u64 sig_mask = 1ull << 4; /* SIGILL */
 const volatile __u64 rl_interval_ns = 1000000000ull; /* one token per interval per site */
 const volatile __u64 rl_burst = 5;
 

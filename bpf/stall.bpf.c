@@ -24,8 +24,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Only lateness above this reaches user space; set before load. */
-const volatile __u64 min_lateness_ns = 1000000;
+/* Only lateness above this reaches user space; user space may change it at run time (a
+ * reload), hence .data and not rodata. */
+volatile __u64 min_lateness_ns = 1000000;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -10,7 +10,7 @@
 /* log2 buckets of lateness in ns: bucket b counts lateness in [2^b, 2^(b+1)). */
 #define STALL_HIST_BUCKETS 40
 
-/* One timer that ran later than the threshold (rodata min_lateness_ns). */
+/* One timer that ran later than the threshold (min_lateness_ns). */
 struct stall_event {
 	__u64 now_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC when the timer ran */
 	__u64 lateness_ns; /* now - hard expiry, in the timer's own clock base */

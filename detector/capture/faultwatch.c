@@ -107,7 +107,7 @@ static int try_variant(struct faultwatch *fw, const struct faultwatch_opts *o, e
 		errbuf_set(err, "failed to open fault probe: %s", strerror(-ret));
 		return ret;
 	}
-	skel->rodata->sig_mask = o->sig_mask ?: 1ull << SIGILL;
+	skel->data->sig_mask = o->sig_mask ?: 1ull << SIGILL;
 	skel->rodata->rl_burst = o->burst ?: 5;
 	skel->rodata->rl_interval_ns = o->interval_ns ?: 1000000000ull;
 	for (int i = FAULT_VARIANT_TP_BTF; i <= FAULT_VARIANT_TRACEPOINT; i++)
@@ -206,6 +206,12 @@ enum fault_variant faultwatch_variant(const struct faultwatch *fw)
 int faultwatch_fd(const struct faultwatch *fw)
 {
 	return ring_buffer__epoll_fd(fw->rb);
+}
+
+void faultwatch_set_sig_mask(struct faultwatch *fw, uint64_t sig_mask)
+{
+	/* .data is mapped into this process: the program reads the new mask at its next run. */
+	fw->skel->data->sig_mask = sig_mask ?: 1ull << SIGILL;
 }
 
 int faultwatch_prog_fd(const struct faultwatch *fw)

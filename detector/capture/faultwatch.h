@@ -41,6 +41,8 @@ enum fault_variant faultwatch_variant(const struct faultwatch *fw);
 int faultwatch_fd(const struct faultwatch *fw);
 /** Wait up to @timeout_ms and deliver events.  Number delivered or a negative errno. */
 int faultwatch_poll(struct faultwatch *fw, int timeout_ms);
+/** Watch the signals of @sig_mask (0: SIGILL) from now on, without reloading the program. */
+void faultwatch_set_sig_mask(struct faultwatch *fw, uint64_t sig_mask);
 /** The loaded program's fd (for bpf_stats run time and count). */
 int faultwatch_prog_fd(const struct faultwatch *fw);
 /** Deliver what is ready, without waiting. */

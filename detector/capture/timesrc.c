@@ -132,7 +132,7 @@ static int stall_open(struct timesrc *ts)
 		skel = stall_bpf__open();
 		if (!skel)
 			return -errno ?: -ENOMEM;
-		skel->rodata->min_lateness_ns = ts->o.stall_ns;
+		skel->data->min_lateness_ns = ts->o.stall_ns;
 		bpf_program__set_autoload(skel->progs.stall_btf, v == 0);
 		bpf_program__set_autoload(skel->progs.stall_arm_btf, v == 0);
 		bpf_program__set_autoload(skel->progs.stall_raw, v == 1);
@@ -156,6 +156,17 @@ static int stall_open(struct timesrc *ts)
 		return 0;
 	}
 	return err;
+}
+
+void timesrc_set_stall_threshold(struct timesrc *ts, int64_t stall_ns)
+{
+	ts->o.stall_ns = stall_ns;
+	/* .data is mapped into this process: the program reads it at its next run. */
+	if (ts->skel)
+		ts->skel->data->min_lateness_ns = (uint64_t)stall_ns;
+	if (ts->variant)
+		timesrc_set_detail(ts, OBS_STALL, "%s hrtimer_expire_entry, threshold %lld us",
+				   ts->variant, (long long)(stall_ns / 1000));
 }
 
 const char *timesrc_stall_variant(const struct timesrc *ts)

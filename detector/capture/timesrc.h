@@ -78,6 +78,8 @@ bool timesrc_active(const struct timesrc *ts, enum obs_source src);
 /** {"<source>": {"active": bool, "detail": "..."}}: what runs, and why not. */
 struct json_object *timesrc_status(const struct timesrc *ts);
 
+/** The stall program's threshold from now on (a reload), without reloading it. */
+void timesrc_set_stall_threshold(struct timesrc *ts, int64_t stall_ns);
 /** The stall program variant in use ("tp_btf", "raw_tp"), or NULL. */
 const char *timesrc_stall_variant(const struct timesrc *ts);
 /** The stall program's fd (bpf_stats), or -1. */

@@ -2,8 +2,9 @@
 /*
  * cpudrift baseline show|accept: show the baseline snapshot, or take the newest stored
  * snapshot (or --id N) as the new baseline once a person has looked at the drift.  The
- * running daemon is told with SIGHUP, which makes it reload its configuration and
- * baseline.
+ * running daemon is told with SIGUSR1 (re-read the baseline, nothing else) and this waits
+ * until its status says it took it; a daemon that cannot be signalled notices the change
+ * by itself within a minute.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,7 +29,8 @@ static void usage(FILE *f)
 		"       cpudrift baseline accept [--id N] [--state-dir DIR] [--config FILE]\n\n"
 		"show:    the baseline snapshot (--json: its full snapshot JSON)\n"
 		"accept:  make the newest stored snapshot (or snapshot N) the baseline; the old\n"
-		"         one is kept as an old baseline.  A running daemon reloads it.\n");
+		"         one is kept as an old baseline.  A running daemon takes it at once\n"
+		"         (told with SIGUSR1), or by itself within a minute.\n");
 }
 
 static void print_meta(const char *what, const struct snapmeta *m)
@@ -66,10 +68,36 @@ static int show(struct store *s, bool json)
 	return EXIT_OK;
 }
 
+/* The daemon takes the baseline when told; it says so with status baseline_id. */
+static void tell_daemon(struct store *s, const char *dir, int64_t id)
+{
+	char buf[32];
+	int pid = 0;
+
+	if (store_lock_held(dir, &pid) != 1 || pid <= 0)
+		return;
+	if (kill(pid, SIGUSR1)) {
+		log_warn("failed to tell the daemon (pid %d): %s; it takes the new baseline by "
+			 "itself within a minute",
+			 pid, strerror(errno));
+		return;
+	}
+	for (int i = 0; i < 100; i++) {
+		if (!store_get_status(s, "baseline_id", buf, sizeof(buf)) && atoll(buf) == id) {
+			printf("the running daemon (pid %d) uses it now\n", pid);
+			return;
+		}
+		usleep(100000);
+	}
+	log_warn("the daemon (pid %d) did not confirm the new baseline within 10 s; it takes it "
+		 "by itself within a minute",
+		 pid);
+}
+
 static int accept_one(struct store *s, const char *dir, int64_t id)
 {
 	struct snapmeta m;
-	int r, pid = 0;
+	int r;
 
 	if (id <= 0) {
 		r = store_get_snapshot(s, SEL_LATEST, NULL, &m, NULL);
@@ -86,10 +114,10 @@ static int accept_one(struct store *s, const char *dir, int64_t id)
 			r == -ENOENT ? "no such snapshot" : strerror(-r));
 		return EXIT_ERROR;
 	}
-	if (!store_get_snapshot(s, SEL_BASELINE, NULL, &m, NULL))
-		print_meta("new baseline", &m);
-	if (store_lock_held(dir, &pid) == 1 && pid > 0 && kill(pid, SIGHUP))
-		log_warn("failed to tell the daemon (pid %d) to reload: %s", pid, strerror(errno));
+	if (store_get_snapshot(s, SEL_BASELINE, NULL, &m, NULL))
+		return EXIT_OK;
+	print_meta("new baseline", &m);
+	tell_daemon(s, dir, m.id);
 	return EXIT_OK;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * cpudrift status: is the daemon running, in which mode and why, the baseline, the last
- * snapshot and verdict, the counters.  Reads the store; works without the daemon.
+ * cpudrift status: is the daemon running, in which mode and why, every source and whether
+ * it runs (and why not), the last reload, the baseline, the last snapshot and verdict, the
+ * counters.  Reads the store; works without the daemon.
  * Exit 0 running in full mode, 1 not running or degraded, 2 error.
  */
 #include <getopt.h>
@@ -20,7 +21,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cpudrift status [--json] [--state-dir DIR] [--config FILE]\n\n"
-		"Whether the daemon runs (full or degraded mode, and why), the baseline, the last\n"
+		"Whether the daemon runs (full or degraded mode, and why), each source it reads or\n"
+		"writes and whether it runs (and why not), the last reload, the baseline, the last\n"
 		"snapshot, the last verdict and the counters.\n\n"
 		"Exit status: 0 running in full mode, 1 not running or degraded, 2 error.\n");
 }
@@ -88,12 +90,13 @@ static int incident_cb(struct json_object *inc, void *arg)
 
 static struct json_object *collect(struct store *s, const char *dir, int running, int pid)
 {
-	static const char *const keys[] = { "mode",    "mode_reason", "started",
-					    "version", "config",      "quick_check" };
+	static const char *const keys[] = { "mode",	     "mode_reason",    "started",
+					    "version",	     "config",	       "reload_seq",
+					    "reload_result", "reload_message", "reload_time" };
 	struct json_object *o = json_object_new_object(), *ev, *faults, *verdict = NULL;
 	struct event_query q = { .kind = EV_MIGRATION_SUSPECTED, .limit = 1 };
 	int64_t counts[EV__COUNT][SEV_CRITICAL + 1];
-	char buf[1024];
+	char buf[8192];
 
 	json_object_object_add(o, "state_dir", json_object_new_string(dir));
 	json_object_object_add(o, "running", json_object_new_boolean(running == 1));
@@ -102,6 +105,15 @@ static struct json_object *collect(struct store *s, const char *dir, int running
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!store_get_status(s, keys[i], buf, sizeof(buf)))
 			json_object_object_add(o, keys[i], json_object_new_string(buf));
+	/* Written by the daemon as JSON; shown as it is, or not at all. */
+	if (!store_get_status(s, "sources", buf, sizeof(buf))) {
+		struct json_object *src = json_tokener_parse(buf);
+
+		if (json_object_is_type(src, json_type_object))
+			json_object_object_add(o, "sources", src);
+		else
+			json_object_put(src);
+	}
 	json_object_object_add(o, "baseline", snap_json(s, SEL_BASELINE));
 	json_object_object_add(o, "last_snapshot", snap_json(s, SEL_LATEST));
 	store_query_events(s, &q, last_cb, &verdict);
@@ -149,37 +161,23 @@ static void print_snap(const char *label, struct json_object *o)
 	       str(o, "x86_64_level", "?"), str(o, "features", "?"), str(o, "id", "?"));
 }
 
-/*
- * Names and paths come from the processes cpudrift watches, which may put terminal control
- * sequences in them: print those as \xNN.
- */
-static const char *clean(const char *s, char *buf, size_t size)
+static void print_source(const char *name, struct json_object *src)
 {
-	size_t k = 0;
+	bool on = json_object_get_boolean(json_object_object_get(src, "active"));
 
-	for (; *s && k + 5 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c == 0x7f)
-			k += snprintf(buf + k, size - k, "\\x%02x", c);
-		else
-			buf[k++] = (char)c;
-	}
-	buf[k] = 0;
-	return buf;
+	printf("  %-14s %-8s %s\n", name, on ? "running" : "off", str(src, "detail", ""));
 }
 
 static void print_procs(const char *label, struct json_object *list)
 {
 	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
 		struct json_object *p = json_object_array_get_idx(list, i), *t;
-		char when[32], comm[80], exe[1200];
+		char when[32];
 
 		json_object_object_get_ex(p, "realtime_ns", &t);
 		fmt_time(t ? json_object_get_int64(t) : 0, when, sizeof(when));
-		printf("%-14s   %s %s[%s] %s needed %s, %s\n", "", label,
-		       clean(str(p, "comm", "?"), comm, sizeof(comm)), str(p, "pid", "?"),
-		       clean(str(p, "exe", ""), exe, sizeof(exe)), str(p, "feature", "?"), when);
+		printf("%-14s   %s %s[%s] %s needed %s, %s\n", "", label, str(p, "comm", "?"),
+		       str(p, "pid", "?"), str(p, "exe", ""), str(p, "feature", "?"), when);
 	}
 }
 
@@ -201,10 +199,9 @@ static void print_incident(struct json_object *inc)
 		json_object_object_get_ex(tally, "reasons", &reasons);
 	for (size_t i = 0; reasons && i < json_object_array_length(reasons); i++) {
 		struct json_object *r = json_object_array_get_idx(reasons, i);
-		char sum[1024];
 
 		printf("%-14s   reason %s x%s: %s\n", "", str(r, "reason", "?"),
-		       str(r, "count", "1"), clean(str(r, "summary", ""), sum, sizeof(sum)));
+		       str(r, "count", "1"), str(r, "summary", ""));
 	}
 	print_procs("casualty", json_object_object_get(inc, "casualties"));
 	print_procs("survived", json_object_object_get(inc, "survived"));
@@ -212,8 +209,7 @@ static void print_incident(struct json_object *inc)
 
 static void print_text(struct json_object *o)
 {
-	struct json_object *incs;
-	struct json_object *v, *ev, *faults;
+	struct json_object *v, *ev, *faults, *incs;
 	const char *reason;
 
 	if (json_object_get_boolean(json_object_object_get(o, "running")))
@@ -224,7 +220,17 @@ static void print_text(struct json_object *o)
 	reason = str(o, "mode_reason", "");
 	printf("%-14s %s%s%s\n", "mode:", str(o, "mode", "unknown"), *reason ? ": " : "", reason);
 	printf("%-14s %s\n", "state dir:", str(o, "state_dir", "?"));
-	printf("%-14s %s\n", "quick check:", str(o, "quick_check", "-"));
+	v = json_object_object_get(o, "sources");
+	if (v) {
+		printf("sources:\n");
+		json_object_object_foreach(v, name, src)
+		{
+			print_source(name, src);
+		}
+	}
+	if (*str(o, "reload_result", ""))
+		printf("%-14s %s (#%s): %s\n", "last reload:", str(o, "reload_result", ""),
+		       str(o, "reload_seq", "?"), str(o, "reload_message", ""));
 	print_snap("baseline:", json_object_object_get(o, "baseline"));
 	print_snap("last snapshot:", json_object_object_get(o, "last_snapshot"));
 	v = json_object_object_get(o, "last_verdict");

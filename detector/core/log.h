@@ -4,6 +4,7 @@
 #define CPUDRIFT_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -11,6 +12,20 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 
+/**
+ * Look again at where stderr goes.  While it is the stream systemd's JOURNAL_STREAM names,
+ * lines carry sd-daemon.h priority prefixes ("<3>", "<4>", ...) so that the journal files
+ * each at its own priority; otherwise they read "cpudrift: LEVEL: message".  Done on the
+ * first message by itself; call it again after redirecting stderr.
+ */
+void log_init(void);
+/** True when lines go to the journal with priority prefixes. */
+bool log_to_journal(void);
+
+/*
+ * Every message is one line: control characters in it (newlines included) are escaped, so
+ * text from others (process names, hook output) cannot forge a line or a priority.
+ */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);
 

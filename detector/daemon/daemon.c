@@ -30,9 +30,10 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_priv.h"
 #include "daemon/pipeline.h"
 #include "formats/recording.h"
-#include "sinks/sink_hooks.h"
+#include "sinks/spool.h"
 #include "sinks/store.h"
 
 /* A fault or timing trigger captures at once, but not more often than this. */
@@ -41,33 +42,7 @@
 /* A fault re-reads CPUID on its vCPU at most this often. */
 #define FRESH_FEATURES_NS NSEC_PER_SEC
 
-struct daemon {
-	struct config cfg;
-	char config_path[PATH_MAX];
-	bool config_given;
-
-	struct store *store;
-	struct hooks *hooks;
-	struct pipeline *pipe;
-	struct faultwatch *fw;
-	struct timesrc *ts;
-	struct quickcheck *qc;
-
-	/* the loop */
-	int epfd, sigfd, tick_fd, trigger_fd, wd_fd;
-	bool stop;
-	bool trigger_armed;
-	int64_t last_capture_mono;
-	int64_t last_quick_mono; /* the last quick check, or the last capture (which is one) */
-	bool quick_now; /* a timing trigger asked for a quick check */
-	uint64_t quick_checks, quick_differences;
-
-	/* what runs and what does not */
-	bool degraded;
-	char degraded_why[256];
-};
-
-static void set_status(struct daemon *d, const char *key, const char *value)
+void daemon_set_status(struct daemon *d, const char *key, const char *value)
 {
 	if (store_set_status(d->store, key, value))
 		log_debug("failed to record status %s", key);
@@ -92,24 +67,6 @@ static void degrade(struct daemon *d, const char *why)
 	snprintf(d->degraded_why + len, sizeof(d->degraded_why) - len, "%s%s", len ? "; " : "",
 		 why);
 	log_warn("running degraded: %s", why);
-}
-
-static void write_textfile(struct daemon *d)
-{
-	struct textfile_state *tf = pipeline_textfile(d->pipe);
-	struct hooks_stats hs = { 0 };
-	struct faultwatch_stats fs = { 0 };
-
-	if (!d->cfg.textfile_path[0])
-		return;
-	if (d->hooks)
-		hooks_get_stats(d->hooks, &hs);
-	if (d->fw && !faultwatch_stats(d->fw, &fs))
-		tf->bpf_lost_events = fs.drops;
-	tf->hook_failures = hs.failed;
-	tf->degraded = d->degraded;
-	if (textfile_write(tf, d->cfg.textfile_path))
-		log_debug("failed to write %s", d->cfg.textfile_path);
 }
 
 /*
@@ -146,7 +103,7 @@ static void after(struct daemon *d, int flags, const char *what)
 /* --- the snapshot cycle ------------------------------------------------------------------ */
 
 /* Capture CPUID and run the probes; the snapshot carries the shadow set. */
-static int take(struct snapshot **out, struct probe_summary *ps, bool *probed)
+static int take(struct daemon *d, struct snapshot **out, struct probe_summary *ps, bool *probed)
 {
 	struct probe_report *pr = NULL;
 	struct errbuf err = { "" };
@@ -154,11 +111,13 @@ static int take(struct snapshot **out, struct probe_summary *ps, bool *probed)
 
 	*probed = false;
 	ret = capture_snapshot(out, NULL, &err);
+	d->capture_err = ret;
 	if (ret) {
 		log_err("failed to capture CPUID: %s", err.msg);
 		return ret;
 	}
-	if (probe_run(*out, NULL, &pr, &err)) {
+	d->probe_err = probe_run(*out, NULL, &pr, &err);
+	if (d->probe_err) {
 		log_warn("failed to run the instruction probes: %s", err.msg);
 		return 0;
 	}
@@ -179,7 +138,7 @@ static int capture_cycle(struct daemon *d, const char *why)
 
 	log_debug("capturing (%s)", why);
 	d->last_capture_mono = d->last_quick_mono = clock_mono_ns();
-	ret = take(&s, &ps, &probed);
+	ret = take(d, &s, &ps, &probed);
 	if (ret)
 		return ret;
 	after(d, pipeline_snapshot(d->pipe, s), "a snapshot");
@@ -221,22 +180,7 @@ static void quick_check(struct daemon *d, const char *why)
 		 why, r.cpu, nl, nl == 1 ? "" : "s", nl ? ", first " : "", nl ? n[0] : "", ng,
 		 (unsigned long long)r.xcr0_then, (unsigned long long)r.xcr0_now);
 	capture_cycle(d, "quick check");
-	write_textfile(d);
-}
-
-/* For `cpudrift status`: written with the periodic capture, not per check. */
-static void quick_status(struct daemon *d)
-{
-	char buf[160];
-
-	if (!d->qc || !d->cfg.quick_check_s)
-		snprintf(buf, sizeof(buf), "off");
-	else
-		snprintf(buf, sizeof(buf), "every %llu s, %llu checks, %llu found a change",
-			 (unsigned long long)d->cfg.quick_check_s,
-			 (unsigned long long)d->quick_checks,
-			 (unsigned long long)d->quick_differences);
-	set_status(d, "quick_check", buf);
+	daemon_write_textfile(d);
 }
 
 static void quick_check_if_due(struct daemon *d)
@@ -259,7 +203,7 @@ static int on_fault(const struct fault *f, void *ctx)
 	/* The fault may be the first sign of a migration the last snapshot predates. */
 	capture_fault_cpuid(pipeline_tracker(d->pipe), &judged, FRESH_FEATURES_NS);
 	after(d, pipeline_fault(d->pipe, &judged), "a fault");
-	write_textfile(d);
+	daemon_write_textfile(d);
 	return 0;
 }
 
@@ -278,12 +222,13 @@ static int open_faultwatch(struct daemon *d)
 	if (faultwatch__new(&fo, on_fault, d, &d->fw, &err)) {
 		char why[300];
 
+		snprintf(d->fw_why, sizeof(d->fw_why), "%s", err.msg);
 		snprintf(why, sizeof(why), "no fault watcher (%s)", err.msg);
 		degrade(d, why);
 		d->fw = NULL;
 		return 0;
 	}
-	set_status(d, "fault_watcher", fault_variant_name(faultwatch_variant(d->fw)));
+	daemon_set_status(d, "fault_watcher", fault_variant_name(faultwatch_variant(d->fw)));
 	return 0;
 }
 
@@ -318,7 +263,7 @@ static int watch_fd(struct daemon *d, int fd, int tag)
 	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-static int arm_periodic(int fd, int64_t period_ns)
+int daemon_arm_periodic(int fd, int64_t period_ns)
 {
 	struct itimerspec its = {
 		.it_value = clock_timespec(period_ns),
@@ -336,51 +281,6 @@ static void drain(int fd)
 		;
 }
 
-static int open_hooks(struct daemon *d)
-{
-	struct hooks_opts ho = {
-		.dir = d->cfg.hooks_dir,
-		.user = d->cfg.hook_user,
-		.timeout_ms = (unsigned)d->cfg.hook_timeout_s * 1000,
-		.rate_per_min = (unsigned)d->cfg.hook_rate_limit,
-	};
-	struct errbuf err = { "" };
-	struct stat st;
-
-	if (!d->cfg.hooks_dir[0] || stat(d->cfg.hooks_dir, &st))
-		return 0;
-	if (hooks__new(&d->hooks, &ho, &err)) {
-		log_warn("hooks are off: %s", err.msg);
-		d->hooks = NULL;
-	}
-	return 0;
-}
-
-static void reload(struct daemon *d)
-{
-	struct errbuf err = { "" };
-	struct config c;
-
-	config_defaults(&c);
-	if (d->config_path[0] && config_load(&c, d->config_path, !d->config_given, &err)) {
-		log_err("failed to reload configuration, keeping the old one: %s", err.msg);
-		return;
-	}
-	if (c.fault_signals != d->cfg.fault_signals)
-		log_warn("fault_signals changes take effect at the next restart");
-	/* The state dir stays: the lock and the store are already open there. */
-	snprintf(c.state_dir, sizeof(c.state_dir), "%s", d->cfg.state_dir);
-	d->cfg = c;
-	log_set_level(c.log_level);
-	if (pipeline_reconfigure(d->pipe))
-		log_warn("failed to apply the new timing thresholds");
-	arm_periodic(d->tick_fd, (int64_t)c.interval_s * NSEC_PER_SEC);
-	pipeline_reload_baseline(d->pipe);
-	write_textfile(d);
-	log_info("configuration and baseline reloaded from %s and the store",
-		 d->config_path[0] ? d->config_path : "defaults");
-}
-
 static void tick(struct daemon *d)
 {
 	struct store_limits lim = {
@@ -390,12 +290,11 @@ static void tick(struct daemon *d)
 	};
 
 	capture_cycle(d, "interval");
-	quick_status(d);
 	if (store_retain(d->store, &lim, clock_real_ns()))
 		log_debug("failed to apply retention");
 	if (d->fw)
 		faultwatch_prune(d->fw);
-	write_textfile(d);
+	daemon_write_textfile(d);
 }
 
 static int handle(struct daemon *d, struct epoll_event *ev)
@@ -409,9 +308,9 @@ static int handle(struct daemon *d, struct epoll_event *ev)
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 				d->stop = true;
 			else if (si.ssi_signo == SIGHUP)
-				reload(d);
-			else if (si.ssi_signo == SIGCHLD && d->hooks)
-				hooks_poll(d->hooks);
+				daemon_reload(d);
+			else if (si.ssi_signo == SIGUSR1)
+				daemon_check_baseline(d, true);
 		}
 		return 0;
 	case TAG_TICK:
@@ -422,7 +321,7 @@ static int handle(struct daemon *d, struct epoll_event *ev)
 		drain(d->trigger_fd);
 		d->trigger_armed = false;
 		capture_cycle(d, "trigger");
-		write_textfile(d);
+		daemon_write_textfile(d);
 		return 0;
 	case TAG_WATCHDOG:
 		drain(d->wd_fd);
@@ -435,18 +334,30 @@ static int handle(struct daemon *d, struct epoll_event *ev)
 	}
 }
 
+/*
+ * SIGHUP and SIGUSR1 are blocked from the start: a reload asked for while the daemon starts
+ * waits for the loop instead of killing it (their default action).  SIGTERM and SIGINT only
+ * from the loop on, so that they still stop a start or a replay at once.
+ */
+static void block_signals(sigset_t *mask, bool loop)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGUSR1);
+	if (loop) {
+		sigaddset(mask, SIGTERM);
+		sigaddset(mask, SIGINT);
+	}
+	sigprocmask(SIG_BLOCK, mask, NULL);
+}
+
 static int setup_loop(struct daemon *d, struct errbuf *err)
 {
 	sigset_t mask;
 	uint64_t wd_usec = 0;
 	int fds[32], n, ret;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	block_signals(&mask, true);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -469,9 +380,9 @@ static int setup_loop(struct daemon *d, struct errbuf *err)
 	for (int i = 0; !ret && i < n; i++)
 		ret = watch_fd(d, fds[i], 0);
 	if (!ret)
-		ret = arm_periodic(d->tick_fd, (int64_t)d->cfg.interval_s * NSEC_PER_SEC);
+		ret = daemon_arm_periodic(d->tick_fd, (int64_t)d->cfg.interval_s * NSEC_PER_SEC);
 	if (!ret && sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec)
-		ret = arm_periodic(d->wd_fd, (int64_t)wd_usec * 1000 / 2);
+		ret = daemon_arm_periodic(d->wd_fd, (int64_t)wd_usec * 1000 / 2);
 	if (ret)
 		errbuf_set(err, "failed to set up the event loop: %s", strerror(-ret));
 	return ret;
@@ -482,13 +393,10 @@ static int loop(struct daemon *d)
 	struct epoll_event ev[16];
 
 	while (!d->stop) {
-		int timeout = d->hooks ? hooks_poll(d->hooks) : -1;
 		int n;
 
 		/* The stall episode closes by time, not by the next event: wake at least 1/s. */
-		if (timeout < 0 || timeout > 1000)
-			timeout = 1000;
-		n = epoll_wait(d->epfd, ev, 16, timeout);
+		n = epoll_wait(d->epfd, ev, 16, 1000);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -503,6 +411,8 @@ static int loop(struct daemon *d)
 		}
 		after(d, pipeline_flush(d->pipe, clock_mono_ns()), "the timing window");
 		quick_check_if_due(d);
+		if (clock_mono_ns() - d->last_housekeeping_mono >= DAEMON_HOUSEKEEPING_NS)
+			daemon_housekeeping(d);
 	}
 	return 0;
 }
@@ -563,7 +473,7 @@ static int run_replay(struct daemon *d, const char *path, struct errbuf *err)
 static void teardown(struct daemon *d)
 {
 	if (d->store)
-		set_status(d, "mode", "stopped");
+		daemon_set_status(d, "mode", "stopped");
 	if (d->epfd >= 0)
 		close(d->epfd);
 	if (d->sigfd >= 0)
@@ -578,7 +488,7 @@ static void teardown(struct daemon *d)
 	quickcheck__free(d->qc);
 	faultwatch__free(d->fw);
 	pipeline__free(d->pipe);
-	hooks__free(d->hooks);
+	spool__free(d->spool);
 	store__free(d->store);
 }
 
@@ -590,7 +500,7 @@ static int first_capture(struct daemon *d, struct errbuf *err)
 	int ret;
 
 	d->last_capture_mono = d->last_quick_mono = clock_mono_ns();
-	ret = take(&s, &ps, &probed);
+	ret = take(d, &s, &ps, &probed);
 	if (ret) {
 		errbuf_set(err, "failed to capture the first snapshot: %s", strerror(-ret));
 		return ret;
@@ -605,12 +515,17 @@ int daemon_run(const struct daemon_opts *o)
 {
 	struct daemon d = { .epfd = -1, .sigfd = -1, .tick_fd = -1, .trigger_fd = -1, .wd_fd = -1 };
 	struct errbuf err = { "" };
+	sigset_t mask;
 	char buf[64];
 	int ret;
 
+	block_signals(&mask, false);
 	/* 1. configuration: every problem is fatal here, with file, line and key */
 	config_defaults(&d.cfg);
 	d.config_given = o->config_path != NULL;
+	d.state_dir_given = o->state_dir != NULL;
+	d.verbose_set = o->verbose_set;
+	d.textfile_err = 1; /* not written yet: the first result is news either way */
 	snprintf(d.config_path, sizeof(d.config_path), "%s",
 		 o->config_path ? o->config_path : CONFIG_DEFAULT_PATH);
 	ret = config_load(&d.cfg, d.config_path, !d.config_given, &err);
@@ -631,15 +546,17 @@ int daemon_run(const struct daemon_opts *o)
 		return ret;
 	}
 	snprintf(buf, sizeof(buf), "%lld", (long long)time(NULL));
-	set_status(&d, "started", buf);
-	set_status(&d, "version", CPUDRIFT_VERSION);
-	set_status(&d, "config", d.config_path);
+	daemon_set_status(&d, "started", buf);
+	daemon_set_status(&d, "version", CPUDRIFT_VERSION);
+	daemon_set_status(&d, "config", d.config_path);
+	if (!store_get_status(d.store, "reload_seq", buf, sizeof(buf)))
+		d.reload_seq = strtoull(buf, NULL, 10);
 
 	/* 3. sinks and analysis */
-	open_hooks(&d);
+	daemon_open_spool(&d);
 	ret = pipeline__new(&(struct pipeline_opts){ .cfg = &d.cfg,
 						     .store = d.store,
-						     .hooks = d.hooks,
+						     .spool = d.spool,
 						     .live = !o->replay_path },
 			    &d.pipe);
 	if (ret) {
@@ -652,7 +569,7 @@ int daemon_run(const struct daemon_opts *o)
 		ret = run_replay(&d, o->replay_path, &err);
 		if (ret)
 			log_err("%s", err.msg);
-		set_status(&d, "mode", "replay");
+		daemon_set_status(&d, "mode", "replay");
 		goto out;
 	}
 
@@ -677,10 +594,10 @@ int daemon_run(const struct daemon_opts *o)
 		log_err("%s", err.msg);
 		goto out;
 	}
-	set_status(&d, "mode", d.degraded ? "degraded" : "full");
-	set_status(&d, "mode_reason", d.degraded ? d.degraded_why : "");
-	quick_status(&d);
-	write_textfile(&d);
+	daemon_set_status(&d, "mode", d.degraded ? "degraded" : "full");
+	daemon_set_status(&d, "mode_reason", d.degraded ? d.degraded_why : "");
+	daemon_check_baseline(&d, false);
+	daemon_housekeeping(&d);
 	sd_notify(0, "READY=1");
 	notify_status(&d);
 	log_info("running (%s), state in %s", d.degraded ? "degraded" : "full", d.cfg.state_dir);
@@ -688,7 +605,7 @@ int daemon_run(const struct daemon_opts *o)
 	ret = loop(&d);
 	sd_notify(0, "STOPPING=1");
 	pipeline_textfile(d.pipe)->stopped = true;
-	write_textfile(&d);
+	daemon_write_textfile(&d);
 out:
 	teardown(&d);
 	return ret;

@@ -9,8 +9,8 @@
 #include "core/log.h"
 #include "daemon/pipeline.h"
 #include "formats/recording.h"
-#include "sinks/sink_hooks.h"
 #include "sinks/sink_journal.h"
+#include "sinks/spool.h"
 #include "sinks/store.h"
 
 /* An open incident where something was lost: its processes at risk are counted this often. */
@@ -67,9 +67,9 @@ struct textfile_state *pipeline_textfile(struct pipeline *p)
 	return &p->tf;
 }
 
-void pipeline_set_hooks(struct pipeline *p, struct hooks *h)
+void pipeline_set_spool(struct pipeline *p, struct spool *sp)
 {
-	p->o.hooks = h;
+	p->o.spool = sp;
 }
 
 int pipeline_reconfigure(struct pipeline *p)
@@ -113,8 +113,9 @@ static void sinks_write(struct pipeline *p, struct event *e)
 		log_warn("failed to store a %s event", event_kind_names[e->kind]);
 	if (page && p->o.cfg->journal && sink_journal_send(e))
 		log_debug("failed to send a %s event to the journal", event_kind_names[e->kind]);
-	if (page && p->o.hooks && hooks_run(p->o.hooks, e) < 0)
-		log_debug("failed to start hooks for a %s event", event_kind_names[e->kind]);
+	/* Spooled for cpudrift hooks run; a failed write is counted and logged by the spool. */
+	if (page && p->o.spool)
+		spool_add(p->o.spool, e);
 	p->tf.events[e->kind][e->sev]++;
 	if (e->kind == EV_MIGRATION_SUSPECTED)
 		p->tf.last_migration_time = e->realtime_ns / 1e9;

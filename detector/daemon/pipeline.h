@@ -3,7 +3,7 @@
  * The daemon's path from an input to the sinks: a snapshot, a probe run, a fault or a
  * timing observation goes through the analysis (analysis/engine.h); each event it gives is
  * enriched with what only the live machine knows (the processes at risk) and handed to
- * every sink (store, journal, hooks, textfile).  The live loop (daemon.c) and `run
+ * every sink (store, journal, the hook spool, textfile).  The live loop (daemon.c) and `run
  * --replay` feed it the same way, so what the store holds after a replay is what the
  * daemon would have stored live.
  */
@@ -18,7 +18,7 @@
 #include "sinks/sink_textfile.h"
 
 struct errbuf;
-struct hooks;
+struct spool;
 struct store;
 
 struct pipeline;
@@ -26,7 +26,7 @@ struct pipeline;
 struct pipeline_opts {
 	const struct config *cfg; /* read at every event: a reload takes effect at once */
 	struct store *store;
-	struct hooks *hooks; /* NULL: none */
+	struct spool *spool; /* the hook spool; NULL: none */
 	bool live; /* false for a replay: no process list from this machine */
 };
 
@@ -36,8 +36,8 @@ void pipeline__free(struct pipeline *p);
 
 struct tracker *pipeline_tracker(struct pipeline *p);
 struct textfile_state *pipeline_textfile(struct pipeline *p);
-/** Swap the hooks (a reload); the old ones are the caller's to free. */
-void pipeline_set_hooks(struct pipeline *p, struct hooks *h);
+/** Swap the hook spool (a reload); the old one is the caller's to free. */
+void pipeline_set_spool(struct pipeline *p, struct spool *sp);
 /** Apply a reloaded configuration's thresholds.  0 or -ENOMEM. */
 int pipeline_reconfigure(struct pipeline *p);
 

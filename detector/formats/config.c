@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -177,11 +178,25 @@ static const struct keydef *find_key(const char *name)
 	return NULL;
 }
 
+static const struct {
+	const char *name, *why;
+} retired[] = {
+#define X(n, why) { #n, why },
+	CONFIG_RETIRED_KEYS(X)
+#undef X
+};
+
 int config_set(struct config *c, const char *key, const char *value, const char *where,
 	       struct errbuf *err)
 {
 	const struct keydef *k = find_key(key);
 
+	for (size_t i = 0; !k && i < sizeof(retired) / sizeof(retired[0]); i++)
+		if (!strcmp(key, retired[i].name)) {
+			log_warn("%s: '%s' is no longer used (%s): ignored", where, key,
+				 retired[i].why);
+			return 0;
+		}
 	if (!k) {
 		errbuf_set(err, "%s: unknown key '%s'", where, key);
 		return -EINVAL;
@@ -312,6 +327,61 @@ void config_write(const struct config *c, FILE *f)
 		write_value(c, &keys[i], f);
 		fputc('\n', f);
 	}
+}
+
+int config_diff(const struct config *a, const struct config *b, char *buf, size_t size)
+{
+	size_t used = 0;
+	int n = 0;
+
+	if (size)
+		*buf = 0;
+	for (int i = 0; i < NKEYS; i++) {
+		const struct keydef *k = &keys[i];
+		const char *x = (const char *)a + k->off, *y = (const char *)b + k->off;
+		bool same = k->type == T_STR || k->type == T_PATH || k->type == T_OPTPATH ?
+				    !strcmp(x, y) :
+				    !memcmp(x, y, k->size);
+
+		if (same)
+			continue;
+		n++;
+		if (used < size) {
+			int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+					 k->name);
+
+			used += w > 0 ? (size_t)w : 0;
+		}
+	}
+	return n;
+}
+
+int config_peek_state_dir(const char *path, char *out, size_t size)
+{
+	struct config c;
+	char line[4096];
+	FILE *f;
+
+	config_defaults(&c);
+	snprintf(out, size, "%s", c.state_dir);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *eq = strchr(s, '='), *val;
+
+		if (*s == '#' || !eq)
+			continue;
+		*eq = 0;
+		if (strcmp(trim(s), "state_dir"))
+			continue;
+		val = trim(eq + 1);
+		val[strcspn(val, " \t#")] = 0;
+		if (!set_key(&c, find_key("state_dir"), val, "", NULL))
+			snprintf(out, size, "%s", c.state_dir);
+	}
+	fclose(f);
+	return 0;
 }
 
 void config_timing(const struct config *c, struct timing_thresholds *t)

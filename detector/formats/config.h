@@ -3,7 +3,9 @@
  * The configuration file: `key = value` lines, `#` comments.  Every key has a built-in
  * default; an unknown key or a bad value is fatal and the message names the file, the line
  * and the key ("FILE:LINE: unknown key 'x'").  The keys are a table (CONFIG_KEYS) so that
- * parsing, defaults and documentation checks cannot drift apart.
+ * parsing, defaults and documentation checks cannot drift apart.  Keys of older versions
+ * (CONFIG_RETIRED_KEYS) are ignored with a warning that names the file and line, so that an
+ * upgrade never fails on a configuration the operator edited.
  */
 #ifndef CPUDRIFT_CONFIG_H
 #define CPUDRIFT_CONFIG_H
@@ -28,9 +30,10 @@ struct errbuf;
 	X(quick_check, DUR, quick_check_s, "5", 0, 3600)                           \
 	X(state_dir, PATH, state_dir, "/var/lib/cpudrift", 0, 0)                   \
 	X(hooks_dir, OPTPATH, hooks_dir, "/etc/cpudrift/hooks.d", 0, 0)            \
-	X(hook_user, STR, hook_user, "nobody", 0, 0)                               \
 	X(hook_timeout, DUR, hook_timeout_s, "10", 1, 3600)                        \
 	X(hook_rate_limit, UINT, hook_rate_limit, "30", 0, 100000)                 \
+	X(hook_spool_max, UINT, hook_spool_max, "1000", 1, 1000000)                \
+	X(hook_cursor, PATH, hook_cursor, "/var/lib/cpudrift-hooks/cursor", 0, 0)  \
 	X(textfile_path, OPTPATH, textfile_path,                                   \
 	  "/var/lib/prometheus/node-exporter/cpudrift.prom", 0, 0)                 \
 	X(journal, BOOL, journal, "on", 0, 0)                                      \
@@ -50,14 +53,19 @@ struct errbuf;
 	X(retention_bytes, SIZE, retention_bytes, "64M", 1048576, 1099511627776)   \
 	X(log_level, LEVEL, log_level, "warning", 0, 0)
 
+/* X(name, "why it is gone") */
+#define CONFIG_RETIRED_KEYS(X) \
+	X(hook_user, "hooks run in cpudrift-hooks.service, whose User= decides")
+
 struct config {
 	uint64_t interval_s;
 	uint64_t quick_check_s; /* feature leaves of one vCPU this often; 0: off */
 	char state_dir[PATH_MAX];
 	char hooks_dir[PATH_MAX]; /* "" when hooks are off */
-	char hook_user[64];
 	uint64_t hook_timeout_s;
-	uint64_t hook_rate_limit; /* hook runs per minute, 0 = unlimited */
+	uint64_t hook_rate_limit; /* events spooled for hooks per minute, 0 = unlimited */
+	uint64_t hook_spool_max; /* events the spool holds; the oldest make room */
+	char hook_cursor[PATH_MAX]; /* the hook runner's cursor file (the daemon reads it) */
 	char textfile_path[PATH_MAX]; /* "" when the textfile is off */
 	bool journal;
 	uint64_t fault_signals; /* bit n set: signal n is watched */
@@ -118,6 +126,19 @@ int config_state_dir(const char *state_dir, const char *config_path, char *out, 
 struct timing_thresholds;
 /** The timing thresholds the configuration sets, in timing.h's units. */
 void config_timing(const struct config *c, struct timing_thresholds *t);
+
+/**
+ * The keys whose values differ between @a and @b, comma-separated in table order, into @buf
+ * ("" when none).  Returns how many differ.
+ */
+int config_diff(const struct config *a, const struct config *b, char *buf, size_t size);
+
+/**
+ * The state dir @path names, read leniently: every line but a valid `state_dir` is skipped,
+ * so that `cpudrift reload` finds the daemon even when the file it asks it to load is bad.
+ * The default when the file or the key is missing.  0 or -errno (unreadable file).
+ */
+int config_peek_state_dir(const char *path, char *out, size_t size);
 
 /** Write every key as `key = value`, in table order. */
 void config_write(const struct config *c, FILE *f);

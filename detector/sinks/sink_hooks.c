@@ -1,390 +1,405 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
-#include <signal.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "core/clock.h"
 #include "core/log.h"
+#include "core/safefile.h"
+#include "sinks/hookexec.h"
 #include "sinks/sink.h"
 #include "sinks/sink_hooks.h"
+#include "sinks/spool.h"
 
-#define HOOK_ENV_MAX 16
+extern char **environ;
 
-struct child {
-	pid_t pid;
-	int outfd;
-	int64_t deadline_ms;
-	bool killed;
-	char name[256];
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* The variables a hook gets from the event (the runner's own values are replaced). */
+static const char *const event_vars[] = {
+	"CPUDRIFT_KIND",    "CPUDRIFT_SEVERITY", "CPUDRIFT_SUBJECT", "CPUDRIFT_FEATURE",
+	"CPUDRIFT_PID",	    "CPUDRIFT_COMM",	 "CPUDRIFT_CLASS",   "CPUDRIFT_CONFIDENCE",
+	"CPUDRIFT_SUMMARY", "CPUDRIFT_TIME",	 "CPUDRIFT_BOOT_ID", "CPUDRIFT_SEQ",
+	"CPUDRIFT_HOOK",
+};
+#define NVARS (sizeof(event_vars) / sizeof(event_vars[0]))
+
+struct run {
+	const struct hooks_opts *o;
+	struct hooks_stats *st;
+	struct spool_cursor cur;
+	int spoolfd;
+	uid_t spool_uid;
+	char **env; /* inherited, then the event's variables, then CPUDRIFT_HOOK */
+	size_t nenv, ninherited;
 };
 
-struct hooks {
-	char dir[4096];
-	bool switch_user;
-	uid_t uid;
-	gid_t gid;
-	unsigned timeout_ms;
-	unsigned rate_per_min;
-	unsigned max_running;
-	double tokens;
-	int64_t refill_ms;
-	int64_t last_drop_log_ms;
-	int nrunning;
-	struct child *kids;
-	struct hooks_stats st;
-	char last_error[256];
-};
-
-static void fail(struct hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void fail(struct hooks *h, const char *fmt, ...)
+static bool is_event_var(const char *kv)
 {
-	va_list ap;
+	size_t len = strcspn(kv, "=");
 
-	va_start(ap, fmt);
-	vsnprintf(h->last_error, sizeof(h->last_error), fmt, ap);
-	va_end(ap);
-	h->st.failed++;
-	log_warn("%s", h->last_error);
-}
-
-int hooks__new(struct hooks **out, const struct hooks_opts *o, struct errbuf *err)
-{
-	struct hooks *h = calloc(1, sizeof(*h));
-
-	*out = NULL;
-	if (!h)
-		return -ENOMEM;
-	snprintf(h->dir, sizeof(h->dir), "%s", o->dir);
-	h->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
-	h->rate_per_min = o->rate_per_min;
-	h->max_running = o->max_running ? o->max_running : 16;
-	h->tokens = h->rate_per_min;
-	h->refill_ms = (clock_mono_ns() / NSEC_PER_MSEC);
-	h->kids = calloc(h->max_running, sizeof(*h->kids));
-	if (!h->kids) {
-		free(h);
-		return -ENOMEM;
-	}
-	if (geteuid() == 0) {
-		/* Resolved now: getpwnam is not safe to call between fork and exec. */
-		struct passwd *pw = o->user ? getpwnam(o->user) : NULL;
-
-		if (!pw) {
-			errbuf_set(err, "hook user '%s' does not exist", o->user ? o->user : "");
-			hooks__free(h);
-			return -EINVAL;
-		}
-		h->switch_user = true;
-		h->uid = pw->pw_uid;
-		h->gid = pw->pw_gid;
-	}
-	*out = h;
-	return 0;
-}
-
-void hooks__free(struct hooks *h)
-{
-	if (!h)
-		return;
-	for (unsigned i = 0; i < h->max_running; i++) {
-		struct child *c = &h->kids[i];
-
-		if (!c->pid)
-			continue;
-		kill(-c->pid, SIGKILL);
-		waitpid(c->pid, NULL, 0);
-		close(c->outfd);
-	}
-	free(h->kids);
-	free(h);
-}
-
-int hooks_running(const struct hooks *h)
-{
-	return h->nrunning;
-}
-
-void hooks_get_stats(const struct hooks *h, struct hooks_stats *st)
-{
-	*st = h->st;
-}
-
-const char *hooks_last_error(const struct hooks *h)
-{
-	return h->last_error;
-}
-
-/* Token bucket: rate_per_min tokens, refilled continuously. */
-static bool rate_ok(struct hooks *h)
-{
-	int64_t now = (clock_mono_ns() / NSEC_PER_MSEC);
-
-	if (!h->rate_per_min)
-		return true;
-	h->tokens += (double)(now - h->refill_ms) * h->rate_per_min / 60000.0;
-	if (h->tokens > h->rate_per_min)
-		h->tokens = h->rate_per_min;
-	h->refill_ms = now;
-	if (h->tokens >= 1) {
-		h->tokens -= 1;
-		return true;
-	}
-	h->st.dropped++;
-	if (now - h->last_drop_log_ms >= 60000) {
-		h->last_drop_log_ms = now;
-		log_warn("hook rate limit (%u a minute) reached: events are not handed to hooks "
-			 "(%llu dropped so far)",
-			 h->rate_per_min, (unsigned long long)h->st.dropped);
-	}
+	for (size_t i = 0; i < NVARS; i++)
+		if (strlen(event_vars[i]) == len && !strncmp(kv, event_vars[i], len))
+			return true;
 	return false;
 }
 
-static int make_env(const struct event *e, char **env, char *buf, size_t size)
+/* The runner's environment without the event's names; PATH when it has none. */
+static int inherit_env(struct run *r)
 {
-	struct json_object *o = event_to_json(e);
-	struct json_object *t = NULL;
-	const char *tunables = getenv("GLIBC_TUNABLES");
+	size_t n = 0;
+	bool path = false;
+
+	for (char **e = environ; e && *e; e++)
+		n++;
+	r->env = calloc(n + NVARS + 2, sizeof(*r->env));
+	if (!r->env)
+		return -ENOMEM;
+	for (char **e = environ; e && *e; e++) {
+		if (is_event_var(*e))
+			continue;
+		path |= !strncmp(*e, "PATH=", 5);
+		r->env[r->nenv++] = *e;
+	}
+	if (!path)
+		r->env[r->nenv++] = DEFAULT_PATH;
+	r->ninherited = r->nenv;
+	return 0;
+}
+
+static void drop_event_env(struct run *r)
+{
+	for (size_t i = r->ninherited; i < r->nenv; i++)
+		free(r->env[i]);
+	r->nenv = r->ninherited;
+	r->env[r->nenv] = NULL;
+}
+
+static int add_env(struct run *r, const char *name, const char *value)
+{
+	char *kv;
+
+	if (asprintf(&kv, "%s=%s", name, value ? value : "") < 0)
+		return -ENOMEM;
+	r->env[r->nenv++] = kv;
+	r->env[r->nenv] = NULL;
+	return 0;
+}
+
+static int event_env(struct run *r, const struct event *e, uint64_t seq)
+{
+	struct json_object *o = event_to_json(e), *t = NULL;
 	struct sink_fields f;
-	size_t used = 0;
-	int n = 0;
+	char num[24];
+	int ret = 0;
 
 	sink_fields_get(e, &f);
 	if (o)
 		json_object_object_get_ex(o, "time", &t);
-#define ENV(name, val)                                                          \
-	do {                                                                    \
-		int w = snprintf(buf + used, size - used, "%s=%s", name, val);  \
-		if (w < 0 || (size_t)w >= size - used || n == HOOK_ENV_MAX - 1) \
-			goto full;                                              \
-		env[n++] = buf + used;                                          \
-		used += w + 1;                                                  \
-	} while (0)
-	ENV("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	/* A hook may start right after a migration: the same glibc masking keeps it alive. */
-	if (tunables)
-		ENV("GLIBC_TUNABLES", tunables);
-	ENV("CPUDRIFT_KIND", f.kind);
-	ENV("CPUDRIFT_SEVERITY", f.severity);
-	ENV("CPUDRIFT_SUBJECT", e->subject);
-	ENV("CPUDRIFT_FEATURE", f.feature);
-	ENV("CPUDRIFT_PID", f.pid);
-	ENV("CPUDRIFT_COMM", f.comm);
-	ENV("CPUDRIFT_CLASS", f.class_);
-	ENV("CPUDRIFT_CONFIDENCE", f.confidence);
-	ENV("CPUDRIFT_SUMMARY", e->summary);
-	ENV("CPUDRIFT_TIME", t ? json_object_get_string(t) : "");
-	ENV("CPUDRIFT_BOOT_ID", e->boot_id);
-#undef ENV
-full:
-	env[n] = NULL;
+	snprintf(num, sizeof(num), "%" PRIu64, seq);
+	ret |= add_env(r, "CPUDRIFT_KIND", f.kind);
+	ret |= add_env(r, "CPUDRIFT_SEVERITY", f.severity);
+	ret |= add_env(r, "CPUDRIFT_SUBJECT", e->subject);
+	ret |= add_env(r, "CPUDRIFT_FEATURE", f.feature);
+	ret |= add_env(r, "CPUDRIFT_PID", f.pid);
+	ret |= add_env(r, "CPUDRIFT_COMM", f.comm);
+	ret |= add_env(r, "CPUDRIFT_CLASS", f.class_);
+	ret |= add_env(r, "CPUDRIFT_CONFIDENCE", f.confidence);
+	ret |= add_env(r, "CPUDRIFT_SUMMARY", e->summary);
+	ret |= add_env(r, "CPUDRIFT_TIME", t ? json_object_get_string(t) : "");
+	ret |= add_env(r, "CPUDRIFT_BOOT_ID", e->boot_id);
+	ret |= add_env(r, "CPUDRIFT_SEQ", num);
 	json_object_put(o);
-	return n;
+	return ret ? -ENOMEM : 0;
 }
 
-static int memfd_with(const char *name, const char *data)
+static void failed(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void failed(struct run *r, const char *fmt, ...)
 {
-	int fd = memfd_create(name, MFD_CLOEXEC);
-	size_t len = data ? strlen(data) : 0, off = 0;
+	va_list ap;
 
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
+	va_start(ap, fmt);
+	vsnprintf(r->cur.last_error, sizeof(r->cur.last_error), fmt, ap);
+	va_end(ap);
+	r->cur.hook_failures++;
+	r->st->failed++;
+	log_warn("%s", r->cur.last_error);
+}
 
-		if (w < 0) {
-			close(fd);
-			return -errno;
-		}
-		off += w;
+/* What a hook said, for the log: the first line, and how much more there was. */
+static void describe_output(const struct hook_result *res, char *buf, size_t size)
+{
+	size_t first = strcspn(res->out, "\n");
+
+	*buf = 0;
+	if (!res->out_total)
+		return;
+	snprintf(buf, size, ": %.*s%s", (int)(first < 200 ? first : 200), res->out,
+		 res->out_total > first + 1 ? " [...]" : "");
+	if (res->out_total > HOOK_OUTPUT_KEEP) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, size - len, " (%" PRIu64 " bytes of output, the first %d kept)",
+			 res->out_total, HOOK_OUTPUT_KEEP);
 	}
-	lseek(fd, 0, SEEK_SET);
-	return fd;
 }
 
-/* In the child: only async-signal-safe calls until exec. */
-static void __attribute__((noreturn))
-exec_hook(const struct hooks *h, const char *path, int infd, int outfd, char **env)
+static void judge(struct run *r, const char *name, const struct hook_result *res)
 {
-	sigset_t none;
-	char *argv[] = { (char *)path, NULL };
+	char out[400];
 
-	setpgid(0, 0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	if (dup2(infd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
-		_exit(126);
-	close_range(3, ~0U, 0);
-	if (chdir("/"))
-		_exit(126);
-	if (h->switch_user &&
-	    (setgroups(1, &h->gid) || setgid(h->gid) || setuid(h->uid) || setuid(0) == 0))
-		_exit(126);
-	execve(path, argv, env);
-	_exit(127);
+	describe_output(res, out, sizeof(out));
+	if (res->timed_out) {
+		r->cur.hook_timeouts++;
+		r->st->timed_out++;
+		failed(r,
+		       "hook %s timed out after %g s and was killed, with %u processes it left%s",
+		       name, r->o->timeout_ms / 1000.0, res->leftovers, out);
+		return;
+	}
+	if (WIFSIGNALED(res->status)) {
+		failed(r, "hook %s was killed by signal %d%s", name, WTERMSIG(res->status), out);
+		return;
+	}
+	if (WEXITSTATUS(res->status)) {
+		failed(r, "hook %s failed with exit status %d%s", name, WEXITSTATUS(res->status),
+		       out);
+		return;
+	}
+	if (res->leftovers)
+		log_warn("hook %s left %u processes running when it exited: killed", name,
+			 res->leftovers);
+	log_info("hook %s succeeded%s", name, out);
 }
 
-static int start_one(struct hooks *h, const char *name, const char *json, char **env)
+/* Every hook for one event.  0, or -errno when no hook could be looked at (unsafe folder). */
+static int run_hooks(struct run *r, const struct event *e, const char *json, uint64_t seq)
 {
-	char path[4096 + 256];
-	struct child *c = NULL;
-	int infd, outfd;
-	pid_t pid;
+	struct errbuf err = { "" };
+	char **names = NULL;
+	int dirfd, n, ret;
 
-	for (unsigned i = 0; i < h->max_running; i++)
-		if (!h->kids[i].pid) {
-			c = &h->kids[i];
+	ret = hookexec_open_dir(r->o->hooks_dir, &dirfd, &err);
+	if (ret == -ENOENT)
+		return 0; /* no hooks folder: nothing to run */
+	if (ret) {
+		snprintf(r->cur.last_error, sizeof(r->cur.last_error), "%s", err.msg);
+		return ret;
+	}
+	n = hookexec_list(dirfd, &names);
+	if (n < 0) {
+		snprintf(r->cur.last_error, sizeof(r->cur.last_error),
+			 "failed to list the hooks folder %s: %s", r->o->hooks_dir, strerror(-n));
+		close(dirfd);
+		return n;
+	}
+	ret = event_env(r, e, seq);
+	for (int i = 0; !ret && i < n; i++) {
+		struct hook_result res;
+		int fd, rr;
+
+		err.msg[0] = 0;
+		rr = hookexec_open(dirfd, names[i], &fd, &err);
+		if (rr == -ENOEXEC)
+			continue;
+		r->cur.hook_runs++;
+		r->st->runs++;
+		if (rr) {
+			if (rr == -EPERM || rr == -ELOOP || rr == -EINVAL)
+				r->st->refused++;
+			failed(r, "%s", err.msg);
+			continue;
+		}
+		if (add_env(r, "CPUDRIFT_HOOK", names[i])) {
+			close(fd);
+			ret = -ENOMEM;
 			break;
 		}
-	if (!c) {
-		fail(h, "hook %s not started: %u hooks are still running", name, h->max_running);
-		return -EBUSY;
+		rr = hookexec_run(fd, names[i], r->env, json, strlen(json), r->o->timeout_ms, &res,
+				  &err);
+		close(fd);
+		free(r->env[--r->nenv]);
+		r->env[r->nenv] = NULL;
+		if (rr)
+			failed(r, "%s", err.msg);
+		else
+			judge(r, names[i], &res);
 	}
-	snprintf(path, sizeof(path), "%s/%s", h->dir, name);
-	infd = memfd_with("cpudrift-hook-in", json);
-	if (infd < 0) {
-		fail(h, "failed to start hook %s: %s", name, strerror(-infd));
-		return infd;
+	drop_event_env(r);
+	hookexec_list_free(names, n);
+	close(dirfd);
+	return ret;
+}
+
+/* One spool entry.  0 when it is done (hooks ran, or it is gone or not an event). */
+static int one_entry(struct run *r, uint64_t seq, char *buf)
+{
+	char name[SPOOL_NAME_LEN + 1];
+	struct json_object *o;
+	struct event *e;
+	struct stat st;
+	ssize_t n;
+	int ret;
+
+	spool_entry_name(seq, name);
+	n = safefile_read_at(r->spoolfd, name, buf, HOOKS_ENTRY_MAX, &st);
+	if (n == -ENOENT) {
+		/* The daemon dropped it to make room in a full spool. */
+		r->st->skipped++;
+		return 0;
 	}
-	outfd = memfd_with("cpudrift-hook-out", NULL);
-	if (outfd < 0) {
-		close(infd);
-		fail(h, "failed to start hook %s: %s", name, strerror(-outfd));
-		return outfd;
+	if (n >= 0 && (st.st_uid != r->spool_uid || (st.st_mode & 022)))
+		n = -EPERM;
+	if (n < 0) {
+		log_warn("spool entry %s skipped: %s", name,
+			 n == -EPERM ? "not the daemon's (owner or mode)" : strerror((int)-n));
+		r->st->skipped++;
+		return 0;
 	}
-	pid = fork();
-	if (pid == 0)
-		exec_hook(h, path, infd, outfd, env);
-	close(infd);
-	if (pid < 0) {
-		close(outfd);
-		fail(h, "failed to start hook %s: %s", name, strerror(errno));
-		return -errno;
+	o = json_tokener_parse(buf);
+	e = o ? event_from_json(o) : NULL;
+	json_object_put(o);
+	if (!e) {
+		log_warn("spool entry %s skipped: not an event", name);
+		r->st->skipped++;
+		return 0;
 	}
-	/* Also from the parent, so that a kill of the group cannot race the child's setpgid. */
-	setpgid(pid, pid);
-	c->pid = pid;
-	c->outfd = outfd;
-	c->killed = false;
-	c->deadline_ms = (clock_mono_ns() / NSEC_PER_MSEC) + h->timeout_ms;
-	snprintf(c->name, sizeof(c->name), "%s", name);
-	h->nrunning++;
-	h->st.started++;
+	ret = run_hooks(r, e, buf, seq);
+	event__free(e);
+	return ret;
+}
+
+static int open_spool(struct run *r, struct errbuf *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", r->o->state_dir, SPOOL_DIR_NAME);
+	r->spoolfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (r->spoolfd < 0 || fstat(r->spoolfd, &st)) {
+		int e = errno;
+
+		errbuf_set(err, "failed to open the hook spool %s: %s", path, strerror(e));
+		return -e;
+	}
+	/* Whoever could write the spool could make the hooks say anything. */
+	if (st.st_mode & 022) {
+		errbuf_set(err, "the hook spool %s is writable by others (mode %04o): not read",
+			   path, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	r->spool_uid = st.st_uid;
 	return 0;
 }
 
-static int hook_filter(const struct dirent *d)
+/* Runs that overlap take turns: the lock is on the cursor's own folder. */
+static int lock_cursor(const char *cursor, struct errbuf *err)
 {
-	return d->d_name[0] != '.';
+	const char *base;
+	int fd = safefile_open_parent(cursor, &base);
+
+	if (fd < 0) {
+		errbuf_set(err, "failed to open the folder of the hook cursor %s: %s", cursor,
+			   strerror(-fd));
+		return fd;
+	}
+	while (flock(fd, LOCK_EX))
+		if (errno != EINTR) {
+			int e = errno;
+
+			errbuf_set(err, "failed to lock the folder of %s: %s", cursor, strerror(e));
+			close(fd);
+			return -e;
+		}
+	return fd;
 }
 
-int hooks_run(struct hooks *h, const struct event *e)
+int hooks_run_spool(const struct hooks_opts *o, struct hooks_stats *st, struct errbuf *err)
 {
-	char envbuf[4096], *env[HOOK_ENV_MAX];
-	struct json_object *o;
-	struct dirent **names;
-	const char *json;
-	int n, started = 0;
+	struct hooks_opts opts = *o;
+	struct run r = { .o = &opts, .st = st, .spoolfd = -1 };
+	int lockfd = -1, ret;
+	char *buf = NULL;
 
-	if (!h->dir[0])
-		return 0;
-	n = scandir(h->dir, &names, hook_filter, alphasort);
-	if (n < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (n == 0 || !rate_ok(h)) {
-		for (int i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
-		return 0;
+	memset(st, 0, sizeof(*st));
+	if (!opts.timeout_ms)
+		opts.timeout_ms = 10000;
+	ret = hookexec_init();
+	if (ret) {
+		errbuf_set(err, "failed to become the hooks' subreaper: %s", strerror(-ret));
+		return ret;
 	}
-	o = event_to_json(e);
-	json = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : "{}";
-	make_env(e, env, envbuf, sizeof(envbuf));
-	for (int i = 0; i < n; i++) {
-		char path[4096 + 256];
-		struct stat sb;
+	ret = open_spool(&r, err);
+	if (!ret) {
+		lockfd = lock_cursor(opts.cursor_path, err);
+		ret = lockfd < 0 ? lockfd : 0;
+	}
+	if (!ret) {
+		ret = spool_cursor_read(opts.cursor_path, &r.cur);
+		if (ret == -EINVAL)
+			log_warn("hook cursor %s is not a cursor file: starting from the oldest "
+				 "spooled event",
+				 opts.cursor_path);
+		if (ret == -ENOENT || ret == -EINVAL)
+			ret = 0;
+		if (ret)
+			errbuf_set(err, "failed to read the hook cursor %s: %s", opts.cursor_path,
+				   strerror(-ret));
+	}
+	buf = malloc(HOOKS_ENTRY_MAX);
+	if (!ret && (!buf || inherit_env(&r)))
+		ret = -ENOMEM;
+	/* Events spooled while this runs are taken too: the path unit may not start us again. */
+	while (!ret) {
+		uint64_t *seqs;
+		int n = spool_list(r.spoolfd, r.cur.seq, &seqs);
 
-		snprintf(path, sizeof(path), "%s/%s", h->dir, names[i]->d_name);
-		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0111)) {
-			/* Anyone who can edit a hook run by root could act as the hook user. */
-			if (sb.st_mode & 0002)
-				fail(h, "hook %s is world-writable: not run", names[i]->d_name);
-			else if (start_one(h, names[i]->d_name, json, env) == 0)
-				started++;
+		if (n <= 0) {
+			if (n < 0)
+				errbuf_set(err, "failed to list the hook spool: %s", strerror(-n));
+			ret = n;
+			break;
 		}
-		free(names[i]);
-	}
-	free(names);
-	json_object_put(o);
-	return started;
-}
-
-static void report_exit(struct hooks *h, struct child *c, int status)
-{
-	char out[200] = "";
-	ssize_t n;
-
-	if (c->killed) {
-		h->st.timed_out++;
-		fail(h, "hook %s timed out after %u ms and was killed", c->name, h->timeout_ms);
-		return;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return;
-	n = pread(c->outfd, out, sizeof(out) - 1, 0);
-	out[n > 0 ? n : 0] = 0;
-	out[strcspn(out, "\n")] = 0;
-	if (WIFEXITED(status))
-		fail(h, "hook %s failed with exit status %d%s%s", c->name, WEXITSTATUS(status),
-		     *out ? ": " : "", out);
-	else
-		fail(h, "hook %s was killed by signal %d%s%s", c->name, WTERMSIG(status),
-		     *out ? ": " : "", out);
-}
-
-int hooks_poll(struct hooks *h)
-{
-	int64_t now = (clock_mono_ns() / NSEC_PER_MSEC), next = -1;
-
-	for (unsigned i = 0; i < h->max_running; i++) {
-		struct child *c = &h->kids[i];
-		int status;
-		pid_t r;
-
-		if (!c->pid)
-			continue;
-		r = waitpid(c->pid, &status, WNOHANG);
-		if (r == c->pid || (r < 0 && errno == ECHILD)) {
-			if (r == c->pid)
-				report_exit(h, c, status);
-			close(c->outfd);
-			c->pid = 0;
-			h->nrunning--;
-			continue;
+		for (int i = 0; !ret && i < n; i++) {
+			ret = one_entry(&r, seqs[i], buf);
+			if (ret) {
+				/* Recorded for `status` and the textfile; the cursor stays. */
+				errbuf_set(err, "%s", r.cur.last_error);
+				r.cur.hook_failures++;
+				r.cur.time = (int64_t)time(NULL);
+				if (spool_cursor_write(opts.cursor_path, &r.cur))
+					log_warn("failed to write the hook cursor %s",
+						 opts.cursor_path);
+				break;
+			}
+			r.cur.seq = seqs[i];
+			r.cur.events++;
+			r.cur.time = (int64_t)time(NULL);
+			st->events++;
+			ret = spool_cursor_write(opts.cursor_path, &r.cur);
+			if (ret)
+				errbuf_set(err, "failed to write the hook cursor %s: %s",
+					   opts.cursor_path, strerror(-ret));
 		}
-		if (now >= c->deadline_ms && !c->killed) {
-			kill(-c->pid, SIGKILL);
-			c->killed = true;
-			/* Reaped at the next poll, on SIGCHLD; look again soon in case it was missed. */
-			c->deadline_ms = now + 100;
-		}
-		if (next < 0 || c->deadline_ms - now < next)
-			next = c->deadline_ms > now ? c->deadline_ms - now : 0;
+		free(seqs);
 	}
-	return (int)next;
+	free(r.env);
+	free(buf);
+	if (lockfd >= 0)
+		close(lockfd);
+	if (r.spoolfd >= 0)
+		close(r.spoolfd);
+	if (ret)
+		return ret;
+	return st->failed ? 1 : 0;
 }

@@ -4,8 +4,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include "core/safefile.h"
 #include "sinks/sink_textfile.h"
 
 void textfile_add_fault(struct textfile_state *t, const char *class_, const char *feature,
@@ -75,6 +77,10 @@ int textfile_render(const struct textfile_state *t, FILE *f)
 	      t->degraded);
 	gauge(f, "cpudrift_start_time_seconds", "When the daemon started, seconds since the epoch.",
 	      t->start_time);
+	gauge(f, "cpudrift_last_update_timestamp_seconds",
+	      "When the daemon last wrote this file; it rewrites it at least every minute, so an "
+	      "old value means the daemon is gone (crash, kill -9, OOM).",
+	      t->last_update_time);
 	gauge(f, "cpudrift_vcpus", "Online vCPUs in the last snapshot.", t->nvcpus);
 	gauge(f, "cpudrift_features_advertised",
 	      "CPU features the last snapshot advertises on every vCPU (feature table entries).",
@@ -138,8 +144,21 @@ int textfile_render(const struct textfile_state *t, FILE *f)
 		}
 	}
 	head(f, "cpudrift_hook_failures_total", "counter",
-	     "Hook runs that failed, timed out or could not start.");
+	     "Hook runs that failed, timed out, were refused or could not start (as the hook "
+	     "runner, cpudrift hooks run, last recorded them).");
 	fprintf(f, "cpudrift_hook_failures_total %" PRIu64 "\n", t->hook_failures);
+	gauge(f, "cpudrift_hook_spool_events",
+	      "Events in the hook spool that the hook runner has not processed yet.",
+	      (double)t->spool_pending);
+	head(f, "cpudrift_hook_events_dropped_total", "counter",
+	     "Events never handed to hooks, by reason: rate_limit (hook_rate_limit), spool_full "
+	     "(the oldest unprocessed events make room, hook_spool_max) or error (the spool "
+	     "could not be written).");
+	for (int r = 0; r < SPOOL_DROP__COUNT; r++) {
+		fputs("cpudrift_hook_events_dropped_total{", f);
+		label(f, "reason", spool_drop_names[r], false);
+		fprintf(f, "} %" PRIu64 "\n", t->hook_drops[r]);
+	}
 	head(f, "cpudrift_bpf_lost_events_total", "counter",
 	     "Events the BPF programs dropped because the ring buffer was full.");
 	fprintf(f, "cpudrift_bpf_lost_events_total %" PRIu64 "\n", t->bpf_lost_events);
@@ -148,24 +167,19 @@ int textfile_render(const struct textfile_state *t, FILE *f)
 
 int textfile_write(const struct textfile_state *t, const char *path)
 {
-	char tmp[PATH_MAX];
-	FILE *f;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 	int r;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "we");
 	if (!f)
 		return -errno;
 	r = textfile_render(t, f);
-	/* node_exporter reads the file as it is: it must be whole before it gets the name. */
-	if (fflush(f) || fsync(fileno(f)))
-		r = r ?: -errno;
-	if (fclose(f))
-		r = r ?: -errno;
-	if (!r && rename(tmp, path))
+	if (fclose(f) && !r)
 		r = -errno;
-	if (r)
-		unlink(tmp);
+	/* node_exporter runs as its own user: 0644 whatever the daemon's umask. */
+	if (!r)
+		r = safefile_write(path, buf, len, 0644, 0);
+	free(buf);
 	return r;
 }

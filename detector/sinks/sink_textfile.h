@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Prometheus textfile sink, for node_exporter's textfile collector.  The file is written
- * to <path>.tmp and renamed over <path>, so a scrape never sees half of it.
+ * through safefile.h (a unique temporary file in the same folder, O_NOFOLLOW, mode 0644, then
+ * renamed over <path>), so a scrape never sees half of it and a symlink planted in the folder
+ * redirects nothing.
  *
  * Cardinality is kept low on purpose (a fleet of many VMs scrapes it): per-feature
  * labels appear only for features lost since the baseline and for faults, whose label
@@ -16,6 +18,7 @@
 
 #include "core/event.h"
 #include "core/features.h"
+#include "sinks/spool.h"
 
 #define TEXTFILE_MAX_FAULT_SERIES 10
 
@@ -30,6 +33,7 @@ struct textfile_state {
 	bool stopped; /* the daemon stopped cleanly: cpudrift_up 0 */
 	bool degraded;
 	double start_time; /* seconds since the epoch */
+	double last_update_time; /* when the file was last written: staleness means down */
 	int nvcpus;
 	int features_advertised;
 	int x86_64_level;
@@ -46,7 +50,9 @@ struct textfile_state {
 	int64_t events[EV__COUNT][SEV_CRITICAL + 1];
 	size_t nfaults;
 	struct fault_count faults[TEXTFILE_MAX_FAULT_SERIES + 1];
-	uint64_t hook_failures;
+	uint64_t hook_failures; /* as the hook runner's cursor file says */
+	uint64_t spool_pending; /* spooled events past the runner's cursor */
+	uint64_t hook_drops[SPOOL_DROP__COUNT]; /* by spool_drop_names */
 	uint64_t bpf_lost_events;
 };
 
@@ -57,7 +63,7 @@ void textfile_add_fault(struct textfile_state *t, const char *class_, const char
 /** The metrics in the Prometheus text format.  0 or -errno. */
 int textfile_render(const struct textfile_state *t, FILE *f);
 
-/** Render to @path atomically.  0 or -errno (logged by the caller). */
+/** Render to @path atomically, mode 0644 (safefile.h).  0 or -errno (logged by the caller). */
 int textfile_write(const struct textfile_state *t, const char *path);
 
 #endif

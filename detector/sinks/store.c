@@ -212,13 +212,46 @@ static int read_pid(int fd)
 	return atoi(buf);
 }
 
+/*
+ * The store's files are 0640 and take the state dir's group, whatever the umask: group adm
+ * (the unit's Group=) reads the store with `cpudrift events` and `status`, nobody else does.
+ * Best effort: a file someone else owns, or that is not a regular file, stays as it is.
+ *
+ * By name (fchmodat, fchownat), never by opening the file: SQLite holds POSIX (fcntl) locks
+ * on the database, its -wal and its -shm, and closing any descriptor of a file drops every
+ * such lock this process holds on it.  A reader would then take the -shm for abandoned and
+ * reset it under the daemon's mapping (SIGBUS).
+ */
+static void share_files(const char *state_dir)
+{
+	static const char *const names[] = { STORE_DB_NAME, STORE_DB_NAME "-wal",
+					     STORE_DB_NAME "-shm", STORE_LOCK_NAME };
+	int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat dir, st;
+
+	if (dfd < 0)
+		return;
+	for (size_t i = 0; !fstat(dfd, &dir) && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+		    st.st_uid != geteuid())
+			continue;
+		if ((st.st_mode & 07777) != 0640 && fchmodat(dfd, names[i], 0640, 0))
+			log_debug("failed to set mode 0640 on %s: %s", names[i], strerror(errno));
+		if (st.st_gid != dir.st_gid &&
+		    fchownat(dfd, names[i], (uid_t)-1, dir.st_gid, AT_SYMLINK_NOFOLLOW))
+			log_debug("failed to give %s group %u: %s", names[i], (unsigned)dir.st_gid,
+				  strerror(errno));
+	}
+	close(dfd);
+}
+
 static int take_lock(struct store *s, const char *dir, struct errbuf *err)
 {
 	char path[PATH_MAX], buf[16];
 	int fd, n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_NAME);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		errbuf_set(err, "failed to open %s: %s", path, strerror(errno));
 		return -errno;
@@ -291,6 +324,18 @@ int store__new(struct store **out, const char *state_dir, unsigned flags, struct
 			   s->path, strerror(errno));
 		goto fail;
 	}
+	/*
+	 * SQLite gives -wal and -shm the database's mode (and, as root, its owner and group).
+	 * Created here only when missing (O_EXCL): an existing one may be open in this process
+	 * already, and closing a descriptor of it would drop that connection's locks.
+	 */
+	if (!s->readonly) {
+		int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+
+		if (fd >= 0)
+			close(fd);
+		share_files(state_dir);
+	}
 	oflags = s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	if (sqlite3_open_v2(s->path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		errbuf_set(err, "failed to open %s: %s", s->path,
@@ -309,6 +354,20 @@ int store__new(struct store **out, const char *state_dir, unsigned flags, struct
 		errbuf_set(err, "failed to set up %s: %s", s->path, sqlite3_errmsg(s->db));
 		r = -EIO;
 		goto fail;
+	}
+	if (!s->readonly) {
+		int one = 1;
+
+		/*
+		 * A reader that may not write the state dir (group adm) can open a WAL database
+		 * only while its -wal and -shm files exist (SQLite 3.22+, read-only -shm).  SQLite
+		 * deletes them at the last close; kept, `cpudrift events` works for adm also
+		 * while the daemon is stopped.
+		 */
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+		/* Read something: that creates -wal and -shm now, so they get the mode too. */
+		store_query_i64(s, "SELECT count(*) FROM sqlite_master");
+		share_files(state_dir);
 	}
 	r = migrate(s, err);
 	if (r)

@@ -14,6 +14,7 @@
 #include "formats/config.h"
 #include "core/log.h"
 #include "analysis/timing.h"
+#include "testutil.h"
 
 #define EXAMPLE CPUDRIFT_SRCDIR "/packaging/cpudrift.conf"
 
@@ -144,9 +145,67 @@ Test(config, bad_values_name_file_line_and_key)
 	expect_error("fault_signals = SIGILL,SIGKILL\n", 1, "bad value for 'fault_signals'");
 	expect_error("log_level = loud\n", 1, "bad value for 'log_level'");
 	expect_error("retention_bytes = 64Q\n", 1, "bad value for 'retention_bytes'");
-	expect_error("hook_user = two words\n", 1, "bad value for 'hook_user'");
+	expect_error("hook_spool_max = 0\n", 1, "bad value for 'hook_spool_max'");
+	expect_error("hook_cursor = cursor\n", 1, "bad value for 'hook_cursor'");
 	expect_error("tsc_window = 99\n", 1, "bad value for 'tsc_window'");
 	expect_error("hook_timeout = 99999999999999999999999\n", 1, "bad value for 'hook_timeout'");
+}
+
+/* An upgrade must not fail on a file the operator edited for an older cpudrift. */
+Test(config, a_retired_key_is_ignored_with_a_warning_naming_file_and_line)
+{
+	char logpath[] = "/tmp/cpudrift-conflog-XXXXXX", *logged;
+	int logfd = mkstemp(logpath), saved = dup(2), r;
+	struct errbuf err;
+	struct config c;
+
+	cr_assert(logfd >= 0 && saved >= 0);
+	dup2(logfd, 2);
+	r = load_text("interval = 60\nhook_user = nobody\n", &c, &err);
+	dup2(saved, 2);
+	close(saved);
+	close(logfd);
+	cr_expect_eq(r, 0, "%s", err.msg);
+	cr_expect_eq(c.interval_s, 60);
+	logged = tu_read_file(logpath);
+	cr_assert(logged);
+	cr_expect(strstr(logged, tmpconf) && strstr(logged, ":2: 'hook_user' is no longer used"),
+		  "warning: %s", logged);
+	free(logged);
+	unlink(logpath);
+	unlink(tmpconf);
+}
+
+Test(config, diff_names_the_keys_that_changed)
+{
+	struct config a, b;
+	char buf[256];
+
+	config_defaults(&a);
+	config_defaults(&b);
+	cr_expect_eq(config_diff(&a, &b, buf, sizeof(buf)), 0);
+	cr_expect_str_eq(buf, "");
+	b.stall_threshold_us = 70000;
+	strcpy(b.textfile_path, "/srv/x.prom");
+	strcpy(b.path, "/elsewhere"); /* not a key */
+	cr_expect_eq(config_diff(&a, &b, buf, sizeof(buf)), 2);
+	cr_expect_str_eq(buf, "textfile_path, stall_threshold_us");
+}
+
+/* `cpudrift reload` must find the daemon even when the file it asks it to load is bad. */
+Test(config, the_state_dir_is_found_in_a_bad_file)
+{
+	struct config c;
+	struct errbuf err;
+	char out[256];
+
+	cr_assert_neq(
+		load_text("bogus line\nstate_dir = /srv/drift  # here\nno_key = 1\n", &c, &err), 0);
+	cr_expect_eq(config_peek_state_dir(tmpconf, out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "/srv/drift");
+	unlink(tmpconf);
+	cr_expect_eq(config_peek_state_dir("/nonexistent/cpudrift.conf", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, "/var/lib/cpudrift");
 }
 
 Test(config, broken_lines_name_file_and_line)

@@ -28,7 +28,7 @@
 #include "testutil.h"
 
 #define CATALOG CPUDRIFT_SRCDIR "/packaging/catalog/cpudrift.catalog"
-#define JOURNALD "/lib/systemd/systemd-journald"
+#define JOURNALD TU_JOURNALD
 #define JOURNALCTL "/usr/bin/journalctl"
 
 TestSuite(sink_journal);
@@ -157,43 +157,15 @@ Test(sink_journal, entry_fields)
 /* In the child: private /run and journal folders, our own journald, one entry, read back. */
 static int journald_child(int msgfd)
 {
-	const char *tmpfs_on[] = { "/run/systemd", "/run/log", "/var/log/journal" };
 	struct event *e = sample_event();
 	sd_journal *j = NULL;
 	pid_t jd;
 	int r, found = 0;
 
 #define SAY(...) dprintf(msgfd, __VA_ARGS__)
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
-		SAY("cannot make a private mount namespace: %s", strerror(errno));
-		return 77;
-	}
-	for (size_t i = 0; i < sizeof(tmpfs_on) / sizeof(tmpfs_on[0]); i++) {
-		if (i == 2 && access(tmpfs_on[i], F_OK))
-			continue; /* no persistent journal: journald will not use it */
-		mkdir(tmpfs_on[i], 0755);
-		if (mount("tmpfs", tmpfs_on[i], "tmpfs", 0, "mode=0755")) {
-			SAY("cannot mount tmpfs on %s: %s", tmpfs_on[i], strerror(errno));
-			return 77;
-		}
-	}
-	mkdir("/run/systemd/journal", 0755);
-	jd = fork();
-	if (jd == 0) {
-		int null = open("/dev/null", 2);
-
-		dup2(null, 1);
-		dup2(null, 2);
-		execl(JOURNALD, JOURNALD, NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100 && access("/run/systemd/journal/socket", F_OK); i++)
-		usleep(20000);
-	if (access("/run/systemd/journal/socket", F_OK)) {
-		SAY("systemd-journald did not create its socket");
-		kill(jd, SIGKILL);
-		return 77;
-	}
+	r = tu_private_journald(msgfd, &jd);
+	if (r)
+		return r;
 	r = sink_journal_send(e);
 	if (r) {
 		SAY("sink_journal_send: %s", strerror(-r));

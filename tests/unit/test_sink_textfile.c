@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,6 +168,66 @@ Test(sink_textfile, atomic_write)
 	free(got);
 	free(want);
 	cr_expect_eq(textfile_write(&t, "/nonexistent-dir/x.prom"), -ENOENT);
+}
+
+/*
+ * The folder node_exporter reads may be writable by others (its package's user, an ACL):
+ * a symlink planted there, at the file's name or at the name older versions wrote to
+ * first, must not send the write anywhere else, such as the daemon's own database.
+ */
+Test(sink_textfile, a_symlink_in_the_folder_redirects_nothing)
+{
+	struct textfile_state t;
+	char path[128], tmp[140], victim[128], *v;
+	mode_t old = umask(027); /* the unit's UMask= */
+	struct stat st;
+
+	busy_state(&t);
+	snprintf(victim, sizeof(victim), "%s/cpudrift.db", dir);
+	snprintf(path, sizeof(path), "%s/cpudrift.prom", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	{
+		FILE *f = fopen(victim, "w");
+
+		fputs("SQLite format 3", f);
+		fclose(f);
+	}
+	cr_assert_eq(symlink(victim, path), 0);
+	cr_assert_eq(symlink(victim, tmp), 0);
+	cr_expect_eq(textfile_write(&t, path), 0);
+	umask(old);
+	v = tu_read_file(victim);
+	cr_expect_str_eq(v, "SQLite format 3", "the write went through a planted symlink");
+	free(v);
+	cr_assert_eq(lstat(path, &st), 0);
+	cr_expect(S_ISREG(st.st_mode), "%s is still a symlink", path);
+	/* node_exporter runs as its own user: readable whatever the daemon's umask. */
+	cr_expect_eq(st.st_mode & 07777, 0644, "mode %04o", st.st_mode & 07777);
+	v = tu_read_file(path);
+	cr_expect(v && strstr(v, "cpudrift_up 1"), "%s", v);
+	free(v);
+}
+
+Test(sink_textfile, last_update_timestamp_and_hook_counters)
+{
+	struct textfile_state t;
+	char *text;
+
+	memset(&t, 0, sizeof(t));
+	t.last_update_time = 1700000123;
+	t.hook_failures = 4;
+	t.spool_pending = 7;
+	t.hook_drops[SPOOL_DROP_FULL] = 9;
+	text = render(&t);
+	cr_expect(strstr(text, "\ncpudrift_last_update_timestamp_seconds 1700000123\n"), "%s",
+		  text);
+	cr_expect(strstr(text, "\ncpudrift_hook_failures_total 4\n"), "%s", text);
+	cr_expect(strstr(text, "\ncpudrift_hook_spool_events 7\n"), "%s", text);
+	cr_expect(strstr(text, "cpudrift_hook_events_dropped_total{reason=\"spool_full\"} 9\n"),
+		  "%s", text);
+	cr_expect(strstr(text, "cpudrift_hook_events_dropped_total{reason=\"rate_limit\"} 0\n"),
+		  "%s", text);
+	free(text);
 }
 
 static int run_capture(char *const argv[], const char *stdin_path, char *out, size_t size)

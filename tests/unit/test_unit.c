@@ -64,7 +64,7 @@ Test(unit, systemd_analyze_verify_is_silent)
 	cr_assert(mkdtemp(tmp));
 	snprintf(path, sizeof(path), "%s/cpudrift.service", tmp);
 	snprintf(cmd, sizeof(cmd),
-		 "sed 's|^ExecStart=/usr/local/bin/cpudrift |ExecStart=%s/cpudrift |' %s > %s",
+		 "sed 's|^\\(Exec[A-Za-z]*\\)=/usr/local/bin/cpudrift |\\1=%s/cpudrift |' %s > %s",
 		 build, UNIT, path);
 	cr_assert_eq(system(cmd), 0);
 	out = slurp(path);

@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -112,7 +119,8 @@ char *tu_run(const char *cmd, int *rc)
 		buf = strdup("");
 	}
 	st = pclose(p);
-	*rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	if (rc)
+		*rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	return buf;
 }
 
@@ -125,4 +133,56 @@ const char *tu_build(const char *rel)
 	k = (k + 1) % 8;
 	snprintf(buf[k], sizeof(buf[k]), "%s/%s", b ? b : CPUDRIFT_SRCDIR "/build", rel);
 	return buf[k];
+}
+
+bool tu_wait_for(const char *path, const char *needle, int ms)
+{
+	for (int t = 0; t < ms; t += 50) {
+		char *s = tu_read_file(path);
+		bool ok = s && (!needle || strstr(s, needle));
+
+		free(s);
+		if (ok)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+int tu_private_journald(int msgfd, pid_t *jd)
+{
+	const char *tmpfs_on[] = { "/run/systemd", "/run/log", "/var/log/journal" };
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		dprintf(msgfd, "cannot make a private mount namespace: %s", strerror(errno));
+		return 77;
+	}
+	for (size_t i = 0; i < sizeof(tmpfs_on) / sizeof(tmpfs_on[0]); i++) {
+		if (i == 2 && access(tmpfs_on[i], F_OK))
+			continue; /* no persistent journal: journald will not use it */
+		mkdir(tmpfs_on[i], 0755);
+		if (mount("tmpfs", tmpfs_on[i], "tmpfs", 0, "mode=0755")) {
+			dprintf(msgfd, "cannot mount tmpfs on %s: %s", tmpfs_on[i],
+				strerror(errno));
+			return 77;
+		}
+	}
+	mkdir("/run/systemd/journal", 0755);
+	*jd = fork();
+	if (*jd == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(TU_JOURNALD, TU_JOURNALD, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && access("/run/systemd/journal/socket", F_OK); i++)
+		usleep(20000);
+	if (access("/run/systemd/journal/socket", F_OK)) {
+		dprintf(msgfd, "systemd-journald did not create its socket");
+		kill(*jd, SIGKILL);
+		return 77;
+	}
+	return 0;
 }

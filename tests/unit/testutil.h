@@ -1,18 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Small helpers the test suites share: temporary folders and whole-file reads. */
+/* Small helpers the test suites share: temporary folders, whole-file reads, commands. */
 #ifndef CPUDRIFT_TESTUTIL_H
 #define CPUDRIFT_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TU_JOURNALD "/lib/systemd/systemd-journald"
 
 /** The whole file, NUL-terminated ("" when empty), or NULL when it cannot be opened. */
 char *tu_read_file(const char *path);
 /** Remove @dir and everything below it; logs (does not fail) when it cannot. */
 void tu_rmtree(const char *dir);
-/** Run @cmd with sh -c; its stdout and stderr (2>&1 is the caller's), *rc its exit status. */
+/**
+ * Run @cmd with sh -c; its standard output (2>&1 is the caller's), malloc'd; *@rc its exit
+ * status when @rc is not NULL.
+ */
 char *tu_run(const char *cmd, int *rc);
 /** The path of a built file: $CPUDRIFT_BUILD/@rel (one of 8 rotating buffers). */
 const char *tu_build(const char *rel);
-
-#include <stdint.h>
 
 /* One line of the attribution corpus (tests/fixtures/attrib_corpus.txt). */
 struct tu_corpus_line {
@@ -28,5 +35,16 @@ int tu_corpus_read(const char *path, struct tu_corpus_line **out);
  */
 int tu_corpus_assemble(const struct tu_corpus_line *v, int n, const char *dir, uint8_t **bin,
 		       long *len);
+
+/** True once @path exists (and holds @needle, when not NULL), polled for up to @ms. */
+bool tu_wait_for(const char *path, const char *needle, int ms);
+
+/**
+ * In a child process of its own (it unshares the mount namespace): tmpfs over /run/systemd,
+ * /run/log and /var/log/journal and a systemd-journald of our own, so that the machine's
+ * real journal is never touched (PID 1 is not systemd on the project machines).  0 with its
+ * pid in *@jd, or 77 (skip) with the reason written to @msgfd.
+ */
+int tu_private_journald(int msgfd, pid_t *jd);
 
 #endif
