@@ -48,8 +48,10 @@ DEB_PKGS := gcc libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev li
 PKG_DEB_PKGS := debhelper devscripts lintian rpm fakeroot
 # What the tests and benchmarks use beyond the build: real tools, not mocks.
 # chromium renders report.html headless: a screenshot, no network request, no console error.
+# QEMU and libvirt's data: the model table is checked against a regeneration from QEMU
+# (about 5 s) and against libvirt's own model files.
 TEST_DEB_PKGS := clang-format cpuid systemd prometheus-node-exporter prometheus stress-ng bpftrace \
-	chromium $(PKG_DEB_PKGS)
+	chromium qemu-system-x86 libvirt0 python3 $(PKG_DEB_PKGS)
 
 # Recursively expanded on purpose: pkg-config runs only after `deps` has installed it all.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -92,7 +94,7 @@ TESTBIN := $(OUT)/tests/unit_tests
 # Keep skeletons and BPF objects: they are intermediates of a chain, not rubbish.
 .SECONDARY:
 .PHONY: all deps deps-check test-deps install-debs test bench install uninstall clean check-format format run helpers \
-	check-layers
+	check-layers models
 
 all: $(PROG)
 
@@ -198,9 +200,10 @@ soak: $(PROG)
 
 # The QEMU migration lab (tests/vmlab/README.md): live migrations between CPU models with
 # cpudrift in the guest.  Not part of `make test`.  LAB_SCENARIOS picks some of: control
-# lose-avx2 gain paused lose-aes gain-quiet systemd systemd-migrate (default: all).  The systemd scenarios install
-# the .deb (`make deb`) in a Debian 12 guest made with debootstrap (cached under $(OUT)/vmlab).
-LAB_DEB_PKGS := qemu-system-x86 qemu-utils busybox-static linux-image-amd64 cpio python3 \
+# lose-avx2 gain paused lose-aes gain-quiet fleet systemd systemd-migrate (default: all).
+# The systemd scenarios install the .deb (`make deb`) in a Debian 12 guest made with
+# debootstrap (cached under $(OUT)/vmlab).
+LAB_DEB_PKGS := qemu-system-x86 qemu-utils busybox-static linux-image-amd64 cpio python3 cpuid \
 	debootstrap e2fsprogs
 LAB_DEB := $(OUT)/cpudrift_$(VERSION)-1_amd64.deb
 .PHONY: lab
@@ -209,6 +212,14 @@ lab: $(PROG)
 	$(Q)case " $(or $(LAB_SCENARIOS),systemd) " in *" systemd"*) \
 		$(MAKE) --no-print-directory deb ;; esac
 	$(Q)LAB_DEB=$(CURDIR)/$(LAB_DEB) python3 tests/vmlab/lab.py $(PROG) $(LAB_SCENARIOS)
+
+# The named CPU model tables (detector/analysis/MODELS.md), regenerated from Debian's QEMU
+# and libvirt's cpu_map; the test suite checks that the committed ones match.
+MODELS_DEB_PKGS := qemu-system-x86 libvirt0 python3
+models:
+	@$(MAKE) --no-print-directory install-debs PKGLIST="$(MODELS_DEB_PKGS)"
+	$(Q)python3 detector/analysis/gen_models.py --out detector/analysis
+	$(Q)python3 detector/analysis/crosscheck_models.py --strict | tail -n 1
 
 # --- install --------------------------------------------------------------------------------
 

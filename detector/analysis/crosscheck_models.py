@@ -19,15 +19,26 @@ Each difference is given the first reason that the evidence supports:
   machine-type  QEMU itself gives the bit libvirt's value for older machine types
                 (pc-i440fx-X.Y compat properties): QEMU changed the model later and keeps
                 the old form for old machine types; libvirt's copy has the old form;
+  other-version another version of the same QEMU model has libvirt's value (libvirt's
+                file follows QEMU's model before or after the version its name resolves to);
+  libvirt-original, qemu-later
+                from HISTORY below: two older copies of both projects' definitions show
+                who changed what (libvirt left it out from the start; QEMU added it later);
   libvirt-copy  libvirt's -IBRS/-noTSX variant has the bit as libvirt's own base model,
                 whose difference has one of the reasons above;
+  libvirt-base  the same for a libvirt model that holds every feature of another libvirt
+                model (IvyBridge of SandyBridge, Cascadelake-Server of Skylake-Server-IBRS);
   UNEXPLAINED   none of these.
 The kvm-default and machine-type reasons are checked by asking QEMU (query-cpu-model-
 expansion of the libvirt name under KVM, and under every pc-i440fx machine type); without
 qemu-system-x86_64 they are not checked and such differences stay UNEXPLAINED.
 
-Exit status: 0, or 1 with --strict when a difference is unexplained; 2 when models.def
-or libvirt's cpu_map is missing (apt-get install libvirt0).  Standard library only.
+libvirt features marked removed='yes' are not part of libvirt's model (libvirt keeps the
+name for old domain definitions) and are compared as absent.
+
+Exit status: 0, or 1 with --strict when a difference is unexplained or a HISTORY entry
+matches no difference; 2 when models.def or libvirt's cpu_map is missing (apt-get install
+libvirt0).  Standard library only.
 """
 
 import argparse
@@ -44,9 +55,56 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import gen_models  # noqa: E402  (the table reader, QMP client and libvirt parser)
 
+# Differences that neither QEMU 7.2 nor libvirt 9.0 can explain at run time, explained from
+# two older copies of the same definitions, read through the project's search tool:
+#   QEMU_2013    qemu/qemu target-i386/cpu.c at commit 00b810532446 (QEMU 1.x, 2013):
+#                builtin_x86_defs[] and the PENTIUM_FEATURES/PPRO_FEATURES macros;
+#   LIBVIRT_2012 libvirt/libvirt src/cpu/cpu_map.xml at commit 012f9b19ef38 (2012): the
+#                single cpu_map before the per-model files; its models inherit from one
+#                another (486 -> pentium -> pentium2 -> pentium3; pentiumpro -> coreduo ->
+#                n270 -> core2duo; pentiumpro -> qemu32 -> kvm32 -> cpu64-rhel5 -> phenom).
+# libvirt never changes a released model: its model and feature names are API, "each name
+# has the same meaning across all versions of libvirt" (Jiri Denemark, libvirt devel list,
+# 2018-05-30), and libvirt's check='partial' code says its definitions "may slightly differ
+# as QEMU adds or removes features from CPU models" (libvirt commit 2ba73ca83b50).
+# Each entry: (libvirt model, QEMU feature name, side that has it) -> (reason, evidence).
+# crosscheck --strict fails on an entry that no longer matches a difference.
+_ORIGINAL = ("libvirt-original", "libvirt's first definition (LIBVIRT_2012) already left it "
+             "out, while QEMU's model of the time had it (QEMU_2013): libvirt's own choice, "
+             "kept since")
+_LATER = ("qemu-later", "QEMU's model did not have it in QEMU_2013 and LIBVIRT_2012 had no "
+          "name for any leaf 0xd bit: QEMU added it after libvirt wrote its model")
+HISTORY = {
+    ("pentium", "apic", "qemu"): _ORIGINAL,
+    ("pentium2", "apic", "qemu"): _ORIGINAL,
+    ("pentium3", "apic", "qemu"): _ORIGINAL,
+    ("coreduo", "ss", "qemu"): _ORIGINAL,
+    ("n270", "ss", "qemu"): _ORIGINAL,
+    ("n270", "lahf-lm", "qemu"): _ORIGINAL,
+    ("core2duo", "ss", "qemu"): _ORIGINAL,
+    ("core2duo", "cx16", "qemu"): _ORIGINAL,
+    ("core2duo", "lahf-lm", "qemu"): _ORIGINAL,
+    ("athlon", "mca", "qemu"): _ORIGINAL,
+    ("phenom", "vme", "qemu"): _ORIGINAL,
+    ("phenom", "cx16", "qemu"): _ORIGINAL,
+    ("phenom", "popcnt", "qemu"): _ORIGINAL,
+    ("phenom", "pdpe1gb", "qemu"): _ORIGINAL,
+    ("phenom", "rdtscp", "qemu"): _ORIGINAL,
+    ("phenom", "lahf-lm", "qemu"): _ORIGINAL,
+    ("phenom", "abm", "qemu"): _ORIGINAL,
+    ("phenom", "sse4a", "qemu"): _ORIGINAL,
+    ("SandyBridge", "xsaveopt", "qemu"): _LATER,
+    ("Haswell", "xsaveopt", "qemu"): _LATER,
+    ("EPYC-Rome", "xsaves", "qemu"): (
+        "qemu-later", "libvirt's value is the one QEMU itself later gave as EPYC-Rome-v4 "
+        "\"(no XSAVES)\": Linux disables XSAVES on AMD family 0x17 (erratum 1386); qemu-devel "
+        "<20230524213748.8918-1-davydov-max@yandex-team.ru>"),
+}
+
 
 def libvirt_models(cpu_map, bit_of):
-    """{name: (vendor, {bits}, [(family, model)], [names without a CPUID bit], comments)}"""
+    """{name: (vendor, {bits}, [(family, model)], [names without a CPUID bit], comments,
+    {names marked removed='yes'})}"""
     index = ET.parse(os.path.join(cpu_map, "index.xml")).getroot()
     vendors = {v.get("name"): v.get("string") for v in
                ET.parse(os.path.join(cpu_map, "x86_vendors.xml")).getroot().iter("vendor")}
@@ -66,21 +124,25 @@ def libvirt_models(cpu_map, bit_of):
 
     def resolve(name, seen=()):
         m, notes = raw[name]
-        vendor, bits, sigs, unknown = None, set(), [], []
+        vendor, bits, sigs, unknown, removed = None, set(), [], [], set()
         parent = m.find("model")  # a model may start from another one
         if parent is not None and parent.get("name") not in seen:
-            vendor, bits, sigs, unknown, _ = resolve(parent.get("name"), seen + (name,))
-            bits = set(bits)
+            vendor, bits, sigs, unknown, _, removed = resolve(parent.get("name"),
+                                                              seen + (name,))
+            bits, removed = set(bits), set(removed)
         v = m.find("vendor")
         if v is not None:
             vendor = vendors.get(v.get("name"), v.get("name"))
         sigs = sigs + [(int(s.get("family")), int(s.get("model"))) for s in m.iter("signature")]
         for f in m.iter("feature"):
+            if f.get("removed") == "yes":
+                removed.add(f.get("name"))
+                continue
             if f.get("name") in bit_of:
                 bits.add(bit_of[f.get("name")])
             else:
                 unknown = unknown + [f.get("name")]
-        return vendor, bits, sigs, unknown, notes
+        return vendor, bits, sigs, unknown, notes, removed
 
     return {n: resolve(n) for n in raw}
 
@@ -168,7 +230,18 @@ def main():
               gen_models.QEMU)
 
     # 3. Model by model.
-    def reason(name, m, side, bit):
+    used_history = set()
+
+    def other_version(m, bit, in_lv):
+        """Another version of the same QEMU model that has libvirt's value: libvirt's file
+        copies the model as it was before, or after, the version its name resolves to."""
+        for v in sorted(models.values(), key=lambda x: x["version"]):
+            if v["base"] == m["base"] and v["version"] != m["version"] and \
+                    (bit in gen_models.bits_of(v["words"])) == in_lv:
+                return v["name"]
+        return None
+
+    def reason(name, m, side, bit, depth=0):
         in_lv = side == "libvirt"
         if bit not in lv_name:
             return ("no-name", "libvirt 9.0 has no name for this bit")
@@ -184,20 +257,42 @@ def main():
         if older:
             return ("machine-type", "QEMU itself gives libvirt's value with machine types up "
                     "to %s (a compat property); libvirt kept that older form" % older[-1])
-        # libvirt wrote its -IBRS/-noTSX variants from its own copy of the base model.
-        base = m["base"]
-        if base != name and base in lv and (bit in lv[base][1]) == in_lv:
-            root = reason(base, models[aliases.get(base, base)], side, bit)
+        other = other_version(m, bit, in_lv)
+        if other:
+            return ("other-version", "QEMU's own %s has libvirt's value; libvirt's file "
+                    "follows that version" % other)
+        key = (name, fname(bit), side)
+        if key in HISTORY:
+            used_history.add(key)
+            return HISTORY[key]
+        if depth > 4:
+            return ("UNEXPLAINED", "too deep")
+        # libvirt wrote its -IBRS/-noTSX variants, and several later models, from its own
+        # copy of an older model: when libvirt's model holds every feature of another
+        # libvirt model that differs from QEMU in the same way for a known reason, that is
+        # the reason here too.
+        bases = [m["base"]] if m["base"] != name and m["base"] in lv else []
+        bases += sorted((b for b in lv if b != name and b not in bases and
+                         lv[b][0] == lv[name][0] and lv[b][1] < lv[name][1]),
+                        key=lambda b: -len(lv[b][1]))
+        for base in bases:
+            bm = models.get(aliases.get(base, base))
+            if bm is None or (bit in lv[base][1]) != in_lv or \
+                    (bit in gen_models.bits_of(bm["words"])) == in_lv:
+                continue
+            root = reason(base, bm, side, bit, depth + 1)
             if root[0] != "UNEXPLAINED":
-                return ("libvirt-copy", "as in libvirt's own %s (%s)" % (base, root[0]))
-            return ("UNEXPLAINED", "as in libvirt's own %s, unexplained there too" % base)
+                kind = "libvirt-copy" if base == m["base"] else "libvirt-base"
+                return (kind, "as in libvirt's own %s (%s)%s" %
+                        (base, root[0], "" if kind == "libvirt-copy" else
+                         ", whose every feature libvirt's %s holds" % name))
         return ("UNEXPLAINED", "QEMU's model has it %s under every machine type" %
                 ("off" if in_lv else "on") if history else "not checked")
 
     print("\n== models (libvirt name = QEMU version it resolves to)")
     tally, unexplained, same, absent = {}, 0, [], []
     for name in sorted(lv, key=str.lower):
-        vendor, lbits, sigs, unknown, _ = lv[name]
+        vendor, lbits, sigs, unknown, _, removed = lv[name]
         target = aliases.get(name, name)
         m = models.get(target)
         if m is None:
@@ -212,6 +307,9 @@ def main():
                          (m["family"], m["model"], ", ".join("%d/%d" % s for s in sigs)))
         if unknown:
             notes.append("libvirt MSR features, not CPUID bits: " + ", ".join(unknown))
+        if removed:
+            notes.append("libvirt marks removed='yes' (not part of the model): " +
+                         ", ".join(sorted(removed)))
         diffs = [("qemu", b) for b in sorted(qbits - lbits)] + \
                 [("libvirt", b) for b in sorted(lbits - qbits)]
         if all(fname(b) == "hypervisor" for _, b in diffs):
@@ -233,8 +331,12 @@ def main():
                                                              x[0][0], -len(x[1]), x[0])):
         print("  %-12s %-7s %-16s %2d  %s" % (reason, "QEMU" if side == "qemu" else "libvirt",
                                               feat, len(names), " ".join(names)))
-    print("%d differences, %d unexplained" % (sum(len(v) for v in tally.values()), unexplained))
-    return 1 if unexplained and args.strict else 0
+    stale = sorted(set(HISTORY) - used_history)
+    for key in stale:
+        print("  STALE history entry, matches no difference: %s %s (%s)" % key)
+    print("%d differences, %d unexplained, %d stale history entries" %
+          (sum(len(v) for v in tally.values()), unexplained, len(stale)))
+    return 1 if (unexplained or stale) and args.strict else 0
 
 
 if __name__ == "__main__":

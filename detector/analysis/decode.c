@@ -6,6 +6,7 @@
  * 0x80000002-4 because libcpuid 0.6.2 gets some of them wrong (Zen 4 named "Milan").
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -102,17 +103,27 @@ static uint32_t kb_or_zero(int32_t v)
 	return v > 0 ? (uint32_t)v : 0;
 }
 
+/*
+ * libcpuid 0.6.2 keeps its error state (and its warning hook) in globals: one caller at a
+ * time, so that decoding may run on several threads (fleet inputs).
+ */
+static pthread_mutex_t libcpuid_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void decode_libcpuid(const struct vcpu_dump *v, struct identity *id)
 {
 	struct cpu_raw_data_t raw;
 	struct cpu_id_t data;
+	int r;
 
 	to_libcpuid(v, &raw);
 	memset(&data, 0, sizeof(data));
-	if (cpu_identify(&raw, &data) != 0) {
+	pthread_mutex_lock(&libcpuid_lock);
+	r = cpu_identify(&raw, &data);
+	if (r)
 		log_debug("libcpuid cannot identify this CPU: %s", cpuid_error());
+	pthread_mutex_unlock(&libcpuid_lock);
+	if (r)
 		return;
-	}
 	id->l1d_kb = kb_or_zero(data.l1_data_cache);
 	id->l1i_kb = kb_or_zero(data.l1_instruction_cache);
 	id->l2_kb = kb_or_zero(data.l2_cache);

@@ -333,6 +333,22 @@ def libvirt_features(cpu_map=LIBVIRT_CPU_MAP):
     return sorted(rows), msr
 
 
+def libvirt_model_names(cpu_map=LIBVIRT_CPU_MAP):
+    """The x86 CPU model names libvirt's cpu_map defines (its <model name=...>), sorted."""
+    names = set()
+    index = ET.parse(os.path.join(cpu_map, "index.xml")).getroot()
+    for arch in index.iter("arch"):
+        if arch.get("name") != "x86":
+            continue
+        for inc in arch.iter("include"):
+            if inc.get("filename") in ("x86_vendors.xml", "x86_features.xml"):
+                continue
+            for m in ET.parse(os.path.join(cpu_map, inc.get("filename"))).getroot():
+                if m.tag == "model":
+                    names.add(m.get("name"))
+    return sorted(names, key=lambda n: (n.lower(), n))
+
+
 # --- models newer than QEMU 7.2 ---------------------------------------------------------
 
 def new_models(folder, names_by_bit, known):
@@ -465,7 +481,7 @@ def write_models(path, models, alias_of, qemu_version):
         f.write(hdr + body + "\n\n" + aliases + "\n\n#undef MODEL\n#undef ALIAS\n")
 
 
-def write_names(path, rows, macro, header):
+def write_names(path, rows, macro, header, model_names=None):
     with open(path, "w", encoding="utf-8") as f:
         f.write("/* SPDX-License-Identifier: GPL-2.0-or-later */\n/*\n")
         for line in header:
@@ -475,6 +491,11 @@ def write_names(path, rows, macro, header):
         for l, s, r, b, n in rows:
             f.write("%s(0x%x, %d, %s, %d, %s)\n" % (macro, l, s, r, b, c_str(n)))
         f.write("\n#undef %s\n" % macro)
+        if model_names is not None:
+            f.write("\n#ifndef LIBVIRT_MODEL\n#define LIBVIRT_MODEL(name)\n#endif\n\n")
+            for n in model_names:
+                f.write("LIBVIRT_MODEL(%s)\n" % c_str(n))
+            f.write("\n#undef LIBVIRT_MODEL\n")
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -635,7 +656,10 @@ def generate(out_dir, committed_dir, jobs, new_dir=SHARED_NEW, use_kvm=True,
                 "%d in MSR %s" % (n, i) for i, n in sorted(lmsr.items())),
             "",
             "LIBVIRT_FEAT(leaf, subleaf, register, bit, \"libvirt-name\")",
-        ])
+            "LIBVIRT_MODEL(\"name\"): the x86 CPU models libvirt's cpu_map defines, the names",
+            "a <model> element may use with this libvirt (its own definitions differ from",
+            "QEMU's in places: crosscheck_models.py says where and why).",
+        ], libvirt_model_names(cpu_map))
     elif os.path.exists(old_lv):
         shutil.copyfile(old_lv, os.path.join(out_dir, "libvirt_feature_names.def"))
         kept.append("libvirt_feature_names.def (%s absent; apt-get install libvirt0)" % lv_path)

@@ -9,8 +9,11 @@
 #ifndef CPUDRIFT_MODELS_H
 #define CPUDRIFT_MODELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/features.h"
 
 /* CPUID output register, numbered as enum feat_reg in features.h. */
 enum model_reg { MODEL_REG_EAX, MODEL_REG_EBX, MODEL_REG_ECX, MODEL_REG_EDX };
@@ -58,6 +61,9 @@ extern const struct model_feature_name models_qemu_names[];
 extern const size_t models_qemu_name_count;
 extern const struct model_feature_name models_libvirt_names[];
 extern const size_t models_libvirt_name_count;
+/* The CPU model names Debian's libvirt knows (its cpu_map), for <model> elements. */
+extern const char *const models_libvirt_models[];
+extern const size_t models_libvirt_model_count;
 
 /** The model NAME names, versioned or through an alias; NULL if none. */
 const struct named_model *models_find(const char *name);
@@ -65,5 +71,30 @@ const struct named_model *models_find(const char *name);
 /** QEMU's (qemu != 0) or libvirt's name of a CPUID bit; NULL if the tool has none. */
 const char *models_feature_name(int qemu, uint32_t leaf, uint32_t subleaf, unsigned reg,
 				unsigned bit);
+/** QEMU's (qemu != 0) or libvirt's name of feature @id (enum feature_id); NULL if none. */
+const char *models_tool_name(int qemu, int id);
+
+/**
+ * The features @m defines, decoded through the feature table.  OSXSAVE and OSPKE report
+ * what the guest's kernel switched on (CR4), so no model defines them; they are added
+ * where the model defines XSAVE and PKU, because Linux turns both on whenever it can, and
+ * a dump taken under Linux shows them.
+ */
+void models_features(const struct named_model *m, struct featset *out);
+/** The x86-64 level of models_features() (the guest OS enables the XSAVE state). */
+int models_level(const struct named_model *m);
+/** The first unversioned name (alias) that resolves to @m, or NULL. */
+const char *models_alias(const struct named_model *m);
+/** The name libvirt knows for @m (a libvirt model resolving to it), or NULL. */
+const char *models_libvirt_model(const struct named_model *m);
+/**
+ * Whether QEMU release @version ("7.2", "9.1") defines @m: 1 yes, 0 no, -1 not known
+ * (since is "?").  NULL @version: 1.
+ */
+int models_defined_in(const struct named_model *m, const char *version);
+
+struct json_object;
+/** @m as JSON (name, alias, vendor, family, ..., qemu_since); @features adds its features. */
+struct json_object *models_to_json(const struct named_model *m, bool features);
 
 #endif

@@ -30,7 +30,9 @@ int cmd_features(int argc, char **argv)
 		case 'h':
 			printf("usage: cpudrift features [--json]\n\n"
 			       "List every feature cpudrift knows: name, CPUID leaf.subleaf,\n"
-			       "register and bit, XCR0 state it needs, description.\n");
+			       "register and bit, XCR0 state it needs, scope (user: a user-mode\n"
+			       "program can use it; hint: user code may consult it but cannot\n"
+			       "fault on it; sys: kernel, hypervisor, firmware), description.\n");
 			return EXIT_OK;
 		default:
 			return EXIT_ERROR;
@@ -51,6 +53,8 @@ int cmd_features(int argc, char **argv)
 			json_object_object_add(o, "bit", json_object_new_int(f->bit));
 			json_object_object_add(o, "xcr0",
 					       json_object_new_int64((int64_t)f->xstate));
+			json_object_object_add(
+				o, "scope", json_object_new_string(feature_scope_name(f->scope)));
 			json_object_object_add(o, "description", json_object_new_string(f->desc));
 			json_object_array_add(arr, o);
 		}
@@ -58,8 +62,8 @@ int cmd_features(int argc, char **argv)
 		json_object_put(arr);
 		return EXIT_OK;
 	}
-	printf("%-22s %-14s %-4s %3s %-8s %s\n", "FEATURE", "LEAF", "REG", "BIT", "XCR0",
-	       "DESCRIPTION");
+	printf("%-22s %-14s %-4s %3s %-8s %-5s %s\n", "FEATURE", "LEAF", "REG", "BIT", "XCR0",
+	       "SCOPE", "DESCRIPTION");
 	for (int i = 0; i < FEAT__COUNT; i++) {
 		const struct feature *f = &feature_table[i];
 		char leaf[24], xs[20] = "-";
@@ -67,8 +71,8 @@ int cmd_features(int argc, char **argv)
 		snprintf(leaf, sizeof(leaf), "0x%08x.%u", f->leaf, f->subleaf);
 		if (f->xstate)
 			snprintf(xs, sizeof(xs), "0x%llx", (unsigned long long)f->xstate);
-		printf("%-22s %-14s %-4s %3u %-8s %s\n", f->name, leaf, reg_names[f->reg], f->bit,
-		       xs, f->desc);
+		printf("%-22s %-14s %-4s %3u %-8s %-5s %s\n", f->name, leaf, reg_names[f->reg],
+		       f->bit, xs, feature_scope_name(f->scope), f->desc);
 	}
 	return EXIT_OK;
 }

@@ -7,13 +7,14 @@
 #include "core/features.h"
 
 const struct feature feature_table[FEAT__COUNT] = {
-#define FEAT(id, nm, lf, sl, rg, bt, xs, ds) \
-	[FEAT_##id] = { .name = nm,          \
-			.leaf = lf,          \
-			.subleaf = sl,       \
-			.reg = rg,           \
-			.bit = bt,           \
-			.xstate = xs,        \
+#define FEAT(id, nm, lf, sl, rg, bt, xs, sc, ds) \
+	[FEAT_##id] = { .name = nm,              \
+			.leaf = lf,              \
+			.subleaf = sl,           \
+			.reg = rg,               \
+			.bit = bt,               \
+			.xstate = xs,            \
+			.scope = SCOPE_##sc,     \
 			.desc = ds },
 #include "core/features.def"
 #undef FEAT
@@ -25,6 +26,17 @@ int feature_lookup(const char *name)
 		if (!strcmp(feature_table[i].name, name))
 			return i;
 	return -1;
+}
+
+const char *feature_scope_name(int scope)
+{
+	static const char *const names[] = {
+		[SCOPE_USER] = "user",
+		[SCOPE_HINT] = "hint",
+		[SCOPE_SYS] = "sys",
+	};
+
+	return scope >= 0 && scope <= SCOPE_SYS ? names[scope] : "?";
 }
 
 int featset_count(const struct featset *s)
@@ -53,6 +65,31 @@ void featset_and(struct featset *out, const struct featset *a, const struct feat
 		out->w[i] = a->w[i] & b->w[i];
 }
 
+void featset_or(struct featset *out, const struct featset *a, const struct featset *b)
+{
+	for (int i = 0; i < FEATSET_WORDS; i++)
+		out->w[i] = a->w[i] | b->w[i];
+}
+
+void featset_scope(struct featset *out, const struct featset *s, int scope)
+{
+	struct featset r = { 0 };
+	int id;
+
+	featset_for_each (id, s)
+		if (feature_table[id].scope == scope)
+			featset_add(&r, id);
+	*out = r;
+}
+
+bool featset_subset(const struct featset *a, const struct featset *b)
+{
+	for (int i = 0; i < FEATSET_WORDS; i++)
+		if (a->w[i] & ~b->w[i])
+			return false;
+	return true;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -77,6 +114,19 @@ struct json_object *featset_to_json(const struct featset *s)
 	for (int i = 0; i < n && a; i++)
 		json_object_array_add(a, json_object_new_string(names[i]));
 	return a;
+}
+
+struct json_object *featset_to_json_by_scope(const struct featset *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int sc = SCOPE_USER; sc <= SCOPE_SYS && o; sc++) {
+		struct featset part;
+
+		featset_scope(&part, s, sc);
+		json_object_object_add(o, feature_scope_name(sc), featset_to_json(&part));
+	}
+	return o;
 }
 
 uint64_t featset_hash(const struct featset *s)
@@ -145,4 +195,12 @@ int x86_level(const struct featset *adv, bool has_xcr0, uint64_t xcr0)
 		level = l + 1;
 	}
 	return level;
+}
+
+const char *x86_level_name(int level)
+{
+	static const char *const names[] = { "none", "x86-64-v1", "x86-64-v2", "x86-64-v3",
+					     "x86-64-v4" };
+
+	return level >= 0 && level <= 4 ? names[level] : "?";
 }

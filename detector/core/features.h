@@ -37,8 +37,15 @@ enum feat_reg { REG_EAX, REG_EBX, REG_ECX, REG_EDX };
 #define XSTATE_PKRU (XS_PKRU)
 #define XSTATE_APX (XS_APX)
 
+/* Who can use a feature (features.def, "Scope column"). */
+enum feat_scope {
+	SCOPE_USER, /* a user-mode program: losing it can make a program fault */
+	SCOPE_HINT, /* a behaviour user code may consult; losing it costs speed only */
+	SCOPE_SYS, /* the kernel, the hypervisor or firmware */
+};
+
 enum feature_id {
-#define FEAT(id, name, leaf, subleaf, reg, bit, xstate, desc) FEAT_##id,
+#define FEAT(id, name, leaf, subleaf, reg, bit, xstate, scope, desc) FEAT_##id,
 #include "core/features.def"
 #undef FEAT
 	FEAT__COUNT
@@ -51,6 +58,7 @@ struct feature {
 	uint8_t reg; /* enum feat_reg */
 	uint8_t bit;
 	uint64_t xstate; /* XCR0 bits that must all be set, 0 if none */
+	uint8_t scope; /* enum feat_scope */
 	const char *desc;
 };
 
@@ -58,6 +66,8 @@ extern const struct feature feature_table[FEAT__COUNT];
 
 /** Feature id for a /proc/cpuinfo name, or -1. */
 int feature_lookup(const char *name);
+/** "user", "hint" or "sys". */
+const char *feature_scope_name(int scope);
 
 #define FEATSET_WORDS ((FEAT__COUNT + 63) / 64)
 
@@ -90,12 +100,20 @@ bool featset_equal(const struct featset *a, const struct featset *b);
 /** @out = @a & ~@b (features of @a missing from @b). */
 void featset_minus(struct featset *out, const struct featset *a, const struct featset *b);
 void featset_and(struct featset *out, const struct featset *a, const struct featset *b);
+/** @out = @a | @b. */
+void featset_or(struct featset *out, const struct featset *a, const struct featset *b);
+/** @out = the features of @s whose scope is @scope. */
+void featset_scope(struct featset *out, const struct featset *s, int scope);
+/** True when every feature of @a is in @b. */
+bool featset_subset(const struct featset *a, const struct featset *b);
 
 /** Names of the features in @s sorted by name; @out must hold FEAT__COUNT.  Returns count. */
 int featset_names(const struct featset *s, const char **out);
 struct json_object;
 /** The names of @s as a new JSON array, sorted by name (the one JSON form of a set). */
 struct json_object *featset_to_json(const struct featset *s);
+/** {"user": [...], "hint": [...], "sys": [...]}: the names of @s split by scope. */
+struct json_object *featset_to_json_by_scope(const struct featset *s);
 /**
  * A stable fingerprint of a set: 64-bit FNV-1a over the sorted names joined with ','.
  * Independent of table order, so adding rows to the table never changes old hashes.
@@ -113,5 +131,7 @@ bool feature_xstate_enabled(int id, bool has_xcr0, uint64_t xcr0);
  * Returns 0 when not even the baseline is met.
  */
 int x86_level(const struct featset *advertised, bool has_xcr0, uint64_t xcr0);
+/** "x86-64-v1" ... "x86-64-v4", "none" for 0 (as the other commands print levels). */
+const char *x86_level_name(int level);
 
 #endif

@@ -25,6 +25,7 @@
 #include "capture/capture.h"
 #include "capture/faultwatch.h"
 #include "capture/probe.h"
+#include "capture/proctable.h"
 #include "capture/quickcheck.h"
 #include "capture/timesrc.h"
 #include "core/clock.h"
@@ -41,6 +42,8 @@
 #define TRIGGER_DELAY_MS 200
 /* A fault re-reads CPUID on its vCPU at most this often. */
 #define FRESH_FEATURES_NS NSEC_PER_SEC
+/* The process table's first pass runs before the first capture, for at most this long. */
+#define PROCTABLE_START_NS (2 * NSEC_PER_SEC)
 
 void daemon_set_status(struct daemon *d, const char *key, const char *value)
 {
@@ -252,7 +255,14 @@ static int open_timing(struct daemon *d, struct errbuf *err)
 
 /* --- the loop ---------------------------------------------------------------------------- */
 
-enum { TAG_SIGNAL = -1, TAG_TICK = -2, TAG_TRIGGER = -3, TAG_WATCHDOG = -4, TAG_FAULTS = -5 };
+enum {
+	TAG_SIGNAL = -1,
+	TAG_TICK = -2,
+	TAG_TRIGGER = -3,
+	TAG_WATCHDOG = -4,
+	TAG_FAULTS = -5,
+	TAG_TABLE = -6,
+};
 
 static int watch_fd(struct daemon *d, int fd, int tag)
 {
@@ -329,6 +339,11 @@ static int handle(struct daemon *d, struct epoll_event *ev)
 		return 0;
 	case TAG_FAULTS:
 		return faultwatch_consume(d->fw) < 0 ? -EIO : 0;
+	case TAG_TABLE:
+		drain(d->table_fd);
+		d->table_armed = 0;
+		proctable_step(d->procs, clock_mono_ns());
+		return 0;
 	default:
 		return timesrc_dispatch(d->ts, (int)tag);
 	}
@@ -351,6 +366,24 @@ static void block_signals(sigset_t *mask, bool loop)
 	sigprocmask(SIG_BLOCK, mask, NULL);
 }
 
+/* The process table's next step, a slice at a time between the other sources. */
+static void arm_table(struct daemon *d)
+{
+	struct itimerspec its = { 0 };
+	int64_t due;
+
+	if (!d->procs || d->table_fd < 0)
+		return;
+	due = proctable_due(d->procs);
+	if (due < 1)
+		due = 1; /* 0 would disarm; an absolute time past fires at once */
+	if (due == d->table_armed)
+		return;
+	its.it_value = clock_timespec(due);
+	if (!timerfd_settime(d->table_fd, TFD_TIMER_ABSTIME, &its, NULL))
+		d->table_armed = due;
+}
+
 static int setup_loop(struct daemon *d, struct errbuf *err)
 {
 	sigset_t mask;
@@ -363,7 +396,9 @@ static int setup_loop(struct daemon *d, struct errbuf *err)
 	d->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->trigger_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->wd_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->epfd < 0 || d->sigfd < 0 || d->tick_fd < 0 || d->trigger_fd < 0 || d->wd_fd < 0) {
+	d->table_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->epfd < 0 || d->sigfd < 0 || d->tick_fd < 0 || d->trigger_fd < 0 || d->wd_fd < 0 ||
+	    d->table_fd < 0) {
 		errbuf_set(err, "failed to create the event loop: %s", strerror(errno));
 		return -errno;
 	}
@@ -376,6 +411,8 @@ static int setup_loop(struct daemon *d, struct errbuf *err)
 		ret = watch_fd(d, d->wd_fd, TAG_WATCHDOG);
 	if (!ret && d->fw)
 		ret = watch_fd(d, faultwatch_fd(d->fw), TAG_FAULTS);
+	if (!ret)
+		ret = watch_fd(d, d->table_fd, TAG_TABLE);
 	n = d->ts ? timesrc_fds(d->ts, fds, 32) : 0;
 	for (int i = 0; !ret && i < n; i++)
 		ret = watch_fd(d, fds[i], 0);
@@ -413,6 +450,7 @@ static int loop(struct daemon *d)
 		quick_check_if_due(d);
 		if (clock_mono_ns() - d->last_housekeeping_mono >= DAEMON_HOUSEKEEPING_NS)
 			daemon_housekeeping(d);
+		arm_table(d);
 	}
 	return 0;
 }
@@ -484,10 +522,15 @@ static void teardown(struct daemon *d)
 		close(d->trigger_fd);
 	if (d->wd_fd >= 0)
 		close(d->wd_fd);
+	if (d->table_fd >= 0)
+		close(d->table_fd);
+	if (d->table_fd >= 0)
+		close(d->table_fd);
 	timesrc__free(d->ts);
 	quickcheck__free(d->qc);
 	faultwatch__free(d->fw);
 	pipeline__free(d->pipe);
+	proctable__free(d->procs);
 	spool__free(d->spool);
 	store__free(d->store);
 }
@@ -513,7 +556,12 @@ static int first_capture(struct daemon *d, struct errbuf *err)
 
 int daemon_run(const struct daemon_opts *o)
 {
-	struct daemon d = { .epfd = -1, .sigfd = -1, .tick_fd = -1, .trigger_fd = -1, .wd_fd = -1 };
+	struct daemon d = { .epfd = -1,
+			    .sigfd = -1,
+			    .tick_fd = -1,
+			    .trigger_fd = -1,
+			    .wd_fd = -1,
+			    .table_fd = -1 };
 	struct errbuf err = { "" };
 	sigset_t mask;
 	char buf[64];
@@ -552,12 +600,16 @@ int daemon_run(const struct daemon_opts *o)
 	if (!store_get_status(d.store, "reload_seq", buf, sizeof(buf)))
 		d.reload_seq = strtoull(buf, NULL, 10);
 
-	/* 3. sinks and analysis */
+	/* 3. sinks and analysis; the process table, which only the live machine has */
 	daemon_open_spool(&d);
+	if (!o->replay_path && (ret = proctable__new(&(struct proctable_opts){ 0 }, &d.procs)))
+		log_warn("no processes at risk will be listed: failed to read /proc: %s",
+			 strerror(-ret));
 	ret = pipeline__new(&(struct pipeline_opts){ .cfg = &d.cfg,
 						     .store = d.store,
 						     .spool = d.spool,
-						     .live = !o->replay_path },
+						     .live = !o->replay_path,
+						     .procs = d.procs },
 			    &d.pipe);
 	if (ret) {
 		log_err("failed to start the analysis: %s", strerror(-ret));
@@ -583,7 +635,10 @@ int daemon_run(const struct daemon_opts *o)
 	if (quickcheck__new(&d.qc))
 		log_warn("failed to set up the quick check: %s", strerror(ENOMEM));
 
-	/* 5. the baseline and this boot's first snapshot */
+	/* 5. the processes running now (the rest of a long first pass runs in the loop), the
+	 *    baseline and this boot's first snapshot */
+	if (d.procs && proctable_refresh(d.procs, PROCTABLE_START_NS))
+		log_info("the process table's first pass continues in the background");
 	ret = first_capture(&d, &err);
 	if (ret) {
 		log_err("%s", err.msg);

@@ -18,6 +18,7 @@ struct pipeline;
 struct quickcheck;
 struct spool;
 struct store;
+struct proctable;
 struct timesrc;
 
 /* Textfile refresh, spool upkeep and the baseline check run this often, whatever the
@@ -39,9 +40,11 @@ struct daemon {
 	char fw_why[300]; /* why there is no fault watcher */
 	struct timesrc *ts;
 	struct quickcheck *qc;
+	struct proctable *procs; /* NULL: no at-risk lists */
 
 	/* the loop */
-	int epfd, sigfd, tick_fd, trigger_fd, wd_fd;
+	int epfd, sigfd, tick_fd, trigger_fd, wd_fd, table_fd;
+	int64_t table_armed; /* when table_fd fires next */
 	bool stop;
 	bool trigger_armed;
 	int64_t last_capture_mono;

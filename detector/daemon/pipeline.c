@@ -4,11 +4,12 @@
 #include <string.h>
 
 #include "analysis/classify.h"
-#include "capture/atrisk.h"
+#include "capture/proctable.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "daemon/pipeline.h"
 #include "formats/recording.h"
+#include "formats/snapexport.h"
 #include "sinks/sink_journal.h"
 #include "sinks/spool.h"
 #include "sinks/store.h"
@@ -125,6 +126,63 @@ static void sinks_write(struct pipeline *p, struct event *e)
 		log_debug("%s: %s", event_kind_names[e->kind], e->summary);
 }
 
+static bool removes_features(const struct event *e)
+{
+	struct json_object *r;
+
+	return json_object_object_get_ex(e->body, "removed", &r) &&
+	       json_object_is_type(r, json_type_array) && json_object_array_length(r) > 0;
+}
+
+static const char *body_str(const struct event *e, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(e->body, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+/*
+ * The processes at risk from the change @e reports: those started before it (the
+ * verdict's change time, else the event's own), against the level now, with what was lost
+ * (the drift's removed features, else what the baseline has and the VM no longer has).
+ */
+static void attach_at_risk(struct pipeline *p, struct event *e)
+{
+	const struct tracker *t = engine_tracker(p->engine);
+	const struct snapshot *cur = tracker_current(t), *base = tracker_baseline(t);
+	struct atrisk_query q = { .level = cur ? cur->level : 0 };
+	int64_t change = e->monotonic_ns;
+	struct json_object *v, *ar;
+
+	if (json_object_object_get_ex(e->body, "change_mono_ns", &v) &&
+	    json_object_is_type(v, json_type_int))
+		change = json_object_get_int64(v);
+	q.change_boot_ns = clock_mono_to_boot(change);
+	if (json_object_object_get_ex(e->body, "removed", &v) &&
+	    json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			const char *name = json_object_get_string(json_object_array_get_idx(v, i));
+			int id = name ? feature_lookup(name) : -1;
+
+			if (id >= 0)
+				featset_add(&q.lost, id);
+		}
+	} else if (cur && base) {
+		featset_minus(&q.lost, &base->features, &cur->features);
+	}
+	ar = proctable_at_risk(p->o.procs, &q,
+			       &(struct atrisk_json_opts){ .listed_max = ATRISK_LISTED_MAX });
+	if (!ar) {
+		log_debug("failed to list processes at risk");
+		return;
+	}
+	json_object_object_add(e->body, "at_risk", ar);
+}
+
+/* Enrich and write every event of @l; returns PIPE_* flags or a negative errno. */
 /* Store the incidents that changed and show the newest open one in the textfile. */
 static void incidents_write(struct pipeline *p)
 {
@@ -151,42 +209,30 @@ static void incidents_write(struct pipeline *p)
 	p->tf.processes_at_risk = open && open->tally.loss && open->at_risk > 0 ? open->at_risk : 0;
 }
 
+/* The count of an at_risk list ("total"), or -1. */
+static int64_t at_risk_total(struct json_object *ar)
+{
+	struct json_object *total;
+
+	return ar && json_object_object_get_ex(ar, "total", &total) ? json_object_get_int64(total) :
+								      -1;
+}
+
 /* The at_risk list an issue carries is a count of its incident's processes too. */
 static void count_from_issue(struct pipeline *p, const struct event *e, struct evlist *later)
 {
-	struct json_object *ar, *total, *id;
+	struct json_object *ar, *id;
+	int64_t n;
 
 	if (!json_object_object_get_ex(e->body, "incident_id", &id) ||
-	    !json_object_object_get_ex(e->body, "at_risk", &ar) ||
-	    !json_object_object_get_ex(ar, "total", &total))
+	    !json_object_object_get_ex(e->body, "at_risk", &ar) || (n = at_risk_total(ar)) < 0)
 		return;
-	if (engine_at_risk(p->engine, json_object_get_string(id), json_object_get_int64(total),
-			   e->monotonic_ns, later))
+	if (engine_at_risk(p->engine, json_object_get_string(id), n, e->monotonic_ns, later))
 		log_debug("failed to count the processes at risk of an incident");
 }
 
-static bool removes_features(const struct event *e)
-{
-	struct json_object *r;
-
-	return json_object_object_get_ex(e->body, "removed", &r) &&
-	       json_object_is_type(r, json_type_array) && json_object_array_length(r) > 0;
-}
-
-static const char *body_str(const struct event *e, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(e->body, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
-/* Enrich and write every event of @l; returns PIPE_* flags or a negative errno. */
 static int deliver(struct pipeline *p, struct evlist *l, int ret)
 {
-	const struct snapshot *cur = tracker_current(engine_tracker(p->engine));
 	struct evlist later = { 0 };
 	int flags = 0;
 
@@ -194,11 +240,11 @@ static int deliver(struct pipeline *p, struct evlist *l, int ret)
 		struct event *e = l->v[i];
 
 		/* Programs that picked their code paths before a loss are the ones at risk. */
-		if (p->o.live && (e->kind == EV_MIGRATION_SUSPECTED ||
-				  (e->kind == EV_CPUID_DRIFT && removes_features(e)))) {
-			if (atrisk_attach(e, cur ? cur->level : 0, ATRISK_MAX))
-				log_debug("failed to list processes at risk");
-			else if (e->kind == EV_MIGRATION_SUSPECTED)
+		if (p->o.live && p->o.procs &&
+		    (e->kind == EV_MIGRATION_SUSPECTED ||
+		     (e->kind == EV_CPUID_DRIFT && removes_features(e)))) {
+			attach_at_risk(p, e);
+			if (e->kind == EV_MIGRATION_SUSPECTED)
 				count_from_issue(p, e, &later);
 		}
 		if (e->kind == EV_FAULT_SIGILL) {
@@ -236,28 +282,47 @@ static int recount(struct pipeline *p, int64_t mono_ns, struct evlist *out)
 	const struct incident *const *v;
 	int n = incidents_list(in, &v), ret = 0;
 
-	for (int i = 0; i < n && !ret; i++) {
+	for (int i = 0; i < n && !ret && p->o.procs; i++) {
 		const struct incident *inc = v[i];
-		struct atrisk_list l;
+		struct atrisk_query q = { .level = cur ? cur->level : 0 };
+		struct json_object *ar;
 		char id[sizeof(inc->id)];
+		int64_t total;
 
 		if (inc->closed || !inc->tally.loss || incident_pending(in, inc, mono_ns) ||
 		    (inc->at_risk >= 0 && mono_ns - inc->at_risk_mono_ns < AT_RISK_EVERY_NS))
 			continue;
-		if (atrisk_scan("/proc", clock_mono_to_boot(inc->tally.first_mono_ns),
-				cur ? cur->level : 0, &l)) {
+		q.change_boot_ns = clock_mono_to_boot(inc->tally.first_mono_ns);
+		ar = proctable_at_risk(p->o.procs, &q,
+				       &(struct atrisk_json_opts){ .listed_max = 0 });
+		total = at_risk_total(ar);
+		json_object_put(ar);
+		if (total < 0) {
 			log_debug("failed to count the processes at risk of incident %s", inc->id);
 			continue;
 		}
-		/* The count may close and free it: keep what names it. */
+		/* The count may close it: keep what names it. */
 		snprintf(id, sizeof(id), "%s", inc->id);
-		ret = engine_at_risk(p->engine, id, (int64_t)l.n, mono_ns, out);
-		atrisk_list_free(&l);
+		ret = engine_at_risk(p->engine, id, total, mono_ns, out);
 	}
 	return ret;
 }
 
 /* --- the snapshot cycle ---------------------------------------------------------------- */
+
+/* The fleet export (`export = on`): the live daemon's newest snapshot, never a replay's. */
+static void export_snapshot(struct pipeline *p)
+{
+	const struct snapshot *s = tracker_current(engine_tracker(p->engine));
+	int r;
+
+	if (!s || !p->o.live || !p->o.cfg->export_snapshot)
+		return;
+	r = snapexport_write(p->o.cfg->state_dir, s);
+	if (r)
+		log_warn("failed to write %s/%s/%s: %s", p->o.cfg->state_dir, SNAPEXPORT_DIR,
+			 SNAPEXPORT_FILE, strerror(-r));
+}
 
 static void textfile_snapshot(struct pipeline *p)
 {
@@ -317,6 +382,7 @@ int pipeline_snapshot(struct pipeline *p, struct snapshot *s)
 			p->stored_digest = digest;
 	}
 	textfile_snapshot(p);
+	export_snapshot(p);
 	return ret;
 }
 
@@ -416,6 +482,7 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 		snapshot__free(s);
 	ret = deliver(p, &out, ret);
 	textfile_snapshot(p);
+	export_snapshot(p);
 	return ret < 0 ? ret : 0;
 }
 

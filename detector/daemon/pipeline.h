@@ -19,6 +19,7 @@
 
 struct errbuf;
 struct spool;
+struct proctable;
 struct store;
 
 struct pipeline;
@@ -28,6 +29,7 @@ struct pipeline_opts {
 	struct store *store;
 	struct spool *spool; /* the hook spool; NULL: none */
 	bool live; /* false for a replay: no process list from this machine */
+	struct proctable *procs; /* the processes at risk come from here; NULL: none */
 };
 
 /** 0 or -ENOMEM. */

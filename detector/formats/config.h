@@ -37,6 +37,7 @@ struct errbuf;
 	X(textfile_path, OPTPATH, textfile_path,                                   \
 	  "/var/lib/prometheus/node-exporter/cpudrift.prom", 0, 0)                 \
 	X(journal, BOOL, journal, "on", 0, 0)                                      \
+	X(export, BOOL, export_snapshot, "off", 0, 0)                              \
 	X(fault_signals, SIGNALS, fault_signals, "SIGILL", 0, 0)                   \
 	X(stall_threshold_us, UINT, stall_threshold_us, "50000", 1000, 600000000)  \
 	X(stall_group_us, UINT, stall_group_us, "50000", 1000, 600000000)          \
@@ -68,6 +69,7 @@ struct config {
 	char hook_cursor[PATH_MAX]; /* the hook runner's cursor file (the daemon reads it) */
 	char textfile_path[PATH_MAX]; /* "" when the textfile is off */
 	bool journal;
+	bool export_snapshot; /* <state_dir>/export/snapshot.json after every capture */
 	uint64_t fault_signals; /* bit n set: signal n is watched */
 	/* timing thresholds: see detector/timing.h (struct timing_thresholds) */
 	uint64_t stall_threshold_us;

@@ -520,3 +520,36 @@ Test(daemon, unit_sets_the_same_glibc_mask_as_the_program)
 		  "the unit's GLIBC_TUNABLES differs from DAEMON_HWCAPS_TUNABLE");
 	free(unit);
 }
+
+/* export = on: the live daemon leaves a snapshot `cpudrift fleet` reads; a replay does not. */
+Test(daemon, export_on_writes_a_fleet_ready_snapshot, .init = setup_dir, .fini = teardown,
+     .timeout = 60)
+{
+	char cmd[1200], *out;
+	FILE *f = fopen(path("cpudrift.conf"), "a");
+	pid_t pid;
+
+	cr_assert_not_null(f);
+	fputs("export = on\n", f);
+	fclose(f);
+	pid = start_daemon(path("cpudrift.conf"));
+	cr_assert(wait_for_file(path("state/export/snapshot.json"), "\"vcpus\"", 20000),
+		  "no export after 20 s; daemon log:\n%s", tu_read_file(path("daemon.log")));
+	stop_daemon(pid);
+	snprintf(cmd, sizeof(cmd), "%s fleet %s %s/tests/fixtures/dumps/cpuid-r-epyc-kvm.txt 2>&1",
+		 build("cpudrift"), path("state/export/snapshot.json"), CPUDRIFT_SRCDIR);
+	out = run_capture(cmd);
+	cr_expect(strstr(out, "2 inputs"), "fleet on the export: %s", out);
+	free(out);
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s run --config %s --state-dir %s/replayed --replay "
+		 "%s/tests/fixtures/recordings/feature_drift.jsonl >/dev/null 2>&1; "
+		 "test -e %s/replayed/cpudrift.db && echo replayed; "
+		 "test -e %s/replayed/export/snapshot.json && echo exported || echo none",
+		 build("cpudrift"), path("cpudrift.conf"), dir, CPUDRIFT_SRCDIR, dir, dir);
+	out = run_capture(cmd);
+	cr_expect(strstr(out, "replayed"), "the replay did not run: %s", out);
+	cr_expect(strstr(out, "none"), "a replay exported a snapshot: %s", out);
+	free(out);
+}

@@ -4,7 +4,9 @@
 what cpudrift inside the guest reports.  usage: lab.py PROG [SCENARIO...]
 
 Prints one row per check (scenario, expected, observed, pass) and exits 1 if any check fails.
-The guest runs `cpudrift run`; the driver reads its events and status back.
+The guest runs `cpudrift run`; the driver reads its events and status back.  The fleet
+scenario boots guests only to take `cpuid -r` dumps, runs `cpudrift fleet` on them here,
+and boots its -cpu string with enforce.
 """
 import json
 import os
@@ -116,6 +118,81 @@ def run_scenario(work, name, src_cpu, dst_cpu, pause, opts=None):
         image = os.path.join(work, f"{name}.mig")
         if os.path.exists(image):  # 100 MB of guest memory
             os.unlink(image)
+
+
+# --- fleet: cpuid -r dumps of TCG guests, and the -cpu string cpudrift derives from them ------
+
+# Several -cpu models, two vendors: the common set is smaller than any one of them.
+FLEET_CPUS = ("Haswell-noTSX-IBRS", "Skylake-Client-noTSX-IBRS", "EPYC-Rome")
+
+
+def guest_dump(work, name, cpu):
+    """Boot a fleet-mode guest with -cpu @cpu and return its `cpuid -r` output (a list of
+    lines), or raise; the guest is stopped either way."""
+    g = Guest(work, name, cpu, os.path.join(work, "vmlinuz"), os.path.join(work, "initrd.gz"),
+              append="console=ttyS0 panic=-1 quiet cpudrift.lab=fleet")
+    try:
+        g.wait_for("@@READY", 120)
+        status, out = g.call("cpuid")
+        if status or not any(line.startswith("CPU 0:") for line in out):
+            raise RuntimeError(f"cpuid -r in the guest: status {status}")
+        return out
+    finally:
+        g.quit()
+
+
+def cpudrift_json(prog, *args):
+    out = subprocess.run([prog, *args, "--json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def run_fleet(work, prog):
+    """Returns check rows (label, ok, observed)."""
+    rows, paths = [], []
+    for i, cpu in enumerate(FLEET_CPUS):
+        path = os.path.join(work, f"fleet-{cpu}.cpuid-r.txt")
+        with open(path, "w") as f:
+            f.write("\n".join(guest_dump(work, f"fleet-{i}", cpu)) + "\n")
+        paths.append(path)
+    rows.append(("cpuid -r in %d TCG guests" % len(paths), True, ", ".join(FLEET_CPUS)))
+
+    scope = {f["name"]: f["scope"] for f in cpudrift_json(prog, "features")}
+    each = [set(cpudrift_json(prog, "import", p)["features"]) for p in paths]
+    # --qemu 7.2: the lab's QEMU must know the base model.
+    report = cpudrift_json(prog, "fleet", "--qemu", "7.2", *paths)
+    common = set(report["common"])
+    inter = set.intersection(*each)
+    rows.append(("common set is the intersection", common == inter,
+                 f"{len(common)} features" + ("" if common == inter else
+                                              f"; differ: {sorted(common ^ inter)}")))
+    bad = []
+    for m in report["models"]:
+        feats = set(cpudrift_json(prog, "models", m["name"])["features"])
+        usable = {f for f in feats if scope[f] in ("user", "hint")}
+        if not usable <= common:
+            bad.append(f"{m['name']} has {sorted(usable - common)}")
+    rows.append(("named models fit inside it", bool(report["models"]) and not bad,
+                 "; ".join(bad) or ", ".join(m["name"] for m in report["models"])))
+
+    cpu = report["qemu"]["cpu"]
+    if not cpu:
+        rows.append(("-cpu string emitted", False, "no base model"))
+        return rows
+    try:
+        out = guest_dump(work, "fleet-check", cpu + ",enforce")
+    except Exception as e:  # enforce refusing the string is the failure this looks for
+        err = open(os.path.join(work, "fleet-check.stderr")).read().strip()
+        rows.append(("-cpu STRING,enforce boots", False, f"{e}: {err[-200:]}"))
+        return rows
+    rows.append(("-cpu STRING,enforce boots", True, cpu))
+    path = os.path.join(work, "fleet-check.cpuid-r.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+    guest = set(cpudrift_json(prog, "import", path)["features"])
+    rows.append(("its guest holds the common set", common <= guest,
+                 f"{len(guest)} features" + ("" if common <= guest else
+                                             f"; missing {sorted(common - guest)}")))
+    return rows
 
 
 # --- checks: each returns (ok, observed); ok None means "cannot tell" -----------------------
@@ -317,6 +394,8 @@ SCENARIOS = {
                     ("cpudrift running", alive("cpudrift", True)),
                     ("victim running", alive("victim", True))],
                    {"append": "lab.victim=portable"}),
+    # Not a migration: dumps of TCG guests and the -cpu string `cpudrift fleet` makes of them.
+    "fleet": ("+".join(FLEET_CPUS), "-cpu from cpudrift fleet, enforce", 0, None),
 }
 
 
@@ -349,15 +428,18 @@ def main():
             opts = rest[0] if rest else {}
             how = f"{src} -> {dst}" + (f", paused {pause} s" if pause else "")
             try:
-                obs = run_scenario(work, name, src, dst, pause, opts)
-                lat = detection_latency(obs)
-                if lat is not None:
-                    latencies.append(f"{name} {lat:.1f} s")
-                moves += 1
-                false_steps += len(false_rtc_steps(obs))
-                with open(os.path.join(work, f"{name}.events.json"), "w") as f:
-                    json.dump(obs, f, indent=1)
-                results = [(label, *fn(obs)) for label, fn in checks]
+                if checks is None:
+                    results = run_fleet(work, prog)
+                else:
+                    obs = run_scenario(work, name, src, dst, pause, opts)
+                    lat = detection_latency(obs)
+                    if lat is not None:
+                        latencies.append(f"{name} {lat:.1f} s")
+                    moves += 1
+                    false_steps += len(false_rtc_steps(obs))
+                    with open(os.path.join(work, f"{name}.events.json"), "w") as f:
+                        json.dump(obs, f, indent=1)
+                    results = [(label, *fn(obs)) for label, fn in checks]
             except Exception as e:  # a scenario that cannot run is a failed scenario
                 results = [("scenario runs", False, f"{type(e).__name__}: {e}")]
         print(f"{name}: {how}: {time.monotonic() - t:.0f} s", file=sys.stderr)

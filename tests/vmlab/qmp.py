@@ -13,7 +13,11 @@ import time
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 
 
-def _connect(path, deadline):
+class QemuExited(RuntimeError):
+    """QEMU stopped before its sockets came up (a refused -cpu, for example)."""
+
+
+def _connect(path, deadline, proc):
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -21,6 +25,8 @@ def _connect(path, deadline):
             return s
         except OSError:
             s.close()
+            if proc.poll() is not None:
+                raise QemuExited(f"QEMU exited with status {proc.returncode}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no socket at {path}")
             time.sleep(0.05)
@@ -82,10 +88,10 @@ class Guest:
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(workdir, f"{name}.stderr"), "w"))
         deadline = time.monotonic() + 10
-        self.qmp = Lines(_connect(self.qmp_path, deadline))
+        self.qmp = Lines(_connect(self.qmp_path, deadline, self.proc))
         self.qmp.readline(10)  # greeting
         self.execute("qmp_capabilities")
-        self.ctl = Lines(_connect(self.ctl_path, deadline))
+        self.ctl = Lines(_connect(self.ctl_path, deadline, self.proc))
 
     def execute(self, cmd, **args):
         msg = {"execute": cmd}

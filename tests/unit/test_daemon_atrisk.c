@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The real daemon (build/cpudrift run) under a watchdog, with 10,000 real sleeping
+ * processes: its process table takes them in, a real SIGILL makes it build an at-risk
+ * list of all of them, and meanwhile its WATCHDOG=1 pings keep coming (NOTIFY_SOCKET and
+ * WATCHDOG_USEC point at a socket this test reads, as systemd would set them) and its
+ * resident memory stays bounded.
+ *
+ * The fault has to be a migration's: the store is seeded (through `run --replay`) with a
+ * baseline of this machine plus AVX512-FP16, which this CPU lacks, and the latest snapshot
+ * of this machine as it is; the child then executes an FP16 instruction, which the daemon
+ * classifies feature-lost and turns into a high verdict that lists the processes at risk.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sqlite3.h>
+
+#include "core/features.h"
+#include "testutil.h"
+
+#define SLEEPERS 10000
+#define WATCHDOG_USEC 2000000 /* systemd would kill a service silent for this long */
+/* vaddph zmm0, zmm1, zmm2: AVX512-FP16, which this machine's CPUs do not have */
+#define FP16_BYTES "62f5744858c2"
+
+static char dir[256];
+static pid_t daemon_pid, sleepers_pid;
+static int sleepers_in = -1;
+
+static const char *path(const char *rel)
+{
+	static char buf[8][512];
+	static int k;
+
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, rel);
+	return buf[k];
+}
+
+static void stop_all(void)
+{
+	if (sleepers_in >= 0)
+		close(sleepers_in);
+	sleepers_in = -1;
+	if (sleepers_pid > 0)
+		waitpid(sleepers_pid, NULL, 0);
+	sleepers_pid = 0;
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+	}
+	daemon_pid = 0;
+	if (dir[0])
+		tu_rmtree(dir);
+	dir[0] = 0;
+}
+
+static char *run_capture(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	cr_assert_not_null(p);
+	if (getdelim(&buf, &len, 0, p) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	pclose(p);
+	return buf;
+}
+
+static long rss_kb(pid_t pid)
+{
+	char p[64], *s, *v;
+	long kb = -1;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	s = tu_read_file(p);
+	if (s && (v = strstr(s, "VmRSS:")))
+		kb = strtol(v + 6, NULL, 10);
+	free(s);
+	return kb;
+}
+
+/* Add AVX512-FP16 to a snapshot's CPUID (leaf 7.0 EDX, from the feature table). */
+static void add_fp16(struct json_object *snap)
+{
+	static const char *const regs[] = { "eax", "ebx", "ecx", "edx" };
+	const struct feature *f = &feature_table[feature_lookup("avx512_fp16")];
+	struct json_object *vcpus, *feats;
+
+	cr_assert(json_object_object_get_ex(snap, "vcpus", &vcpus));
+	for (size_t i = 0; i < json_object_array_length(vcpus); i++) {
+		struct json_object *leaves;
+
+		cr_assert(json_object_object_get_ex(json_object_array_get_idx(vcpus, i), "leaves",
+						    &leaves));
+		for (size_t k = 0; k < json_object_array_length(leaves); k++) {
+			struct json_object *l = json_object_array_get_idx(leaves, k), *v;
+			char hex[24];
+
+			json_object_object_get_ex(l, "leaf", &v);
+			if (strtoul(json_object_get_string(v), NULL, 16) != f->leaf)
+				continue;
+			json_object_object_get_ex(l, "subleaf", &v);
+			if ((unsigned)json_object_get_int(v) != f->subleaf)
+				continue;
+			json_object_object_get_ex(l, regs[f->reg], &v);
+			snprintf(hex, sizeof(hex), "0x%08lx",
+				 strtoul(json_object_get_string(v), NULL, 16) | (1ul << f->bit));
+			json_object_object_add(l, regs[f->reg], json_object_new_string(hex));
+		}
+	}
+	if (json_object_object_get_ex(snap, "features", &feats))
+		json_object_array_add(feats, json_object_new_string("avx512_fp16"));
+}
+
+static void shift(struct json_object *o, const char *key, int64_t by)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, key, &v))
+		json_object_object_add(o, key,
+				       json_object_new_int64(json_object_get_int64(v) + by));
+}
+
+/*
+ * The seed: this machine's snapshot and probe run (a one-second `cpudrift record`), first
+ * with FP16 added two seconds earlier, then as it is.
+ */
+static void seed_store(void)
+{
+	char cmd[2048], *rec, *save = NULL;
+	struct json_object *cpuid = NULL, *probe = NULL;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s record -o %s --duration 1 2>&1", tu_build("cpudrift"),
+		 path("rec.jsonl"));
+	free(run_capture(cmd));
+	rec = tu_read_file(path("rec.jsonl"));
+	cr_assert_not_null(rec, "cpudrift record wrote nothing");
+	for (char *l = strtok_r(rec, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		struct json_object *o = json_tokener_parse(l), *src;
+
+		if (o && json_object_object_get_ex(o, "src", &src) && !cpuid &&
+		    !strcmp(json_object_get_string(src), "cpuid"))
+			cpuid = o;
+		else if (o && src && !probe && !strcmp(json_object_get_string(src), "probe"))
+			probe = o;
+		else
+			json_object_put(o);
+	}
+	free(rec);
+	cr_assert(cpuid && probe, "no snapshot and probe run in the recording");
+	f = fopen(path("seed.jsonl"), "w");
+	cr_assert_not_null(f);
+	for (int pass = 0; pass < 2; pass++) {
+		struct json_object *c = NULL, *p = NULL, *snap, *cap;
+		int64_t by = pass ? 0 : -2 * 1000000000LL;
+
+		json_object_deep_copy(cpuid, &c, NULL);
+		json_object_deep_copy(probe, &p, NULL);
+		cr_assert(json_object_object_get_ex(c, "snapshot", &snap));
+		cr_assert(json_object_object_get_ex(snap, "captured", &cap));
+		shift(c, "mono_ns", by);
+		shift(c, "real_ns", by);
+		shift(p, "mono_ns", by);
+		shift(p, "real_ns", by);
+		shift(cap, "monotonic_ns", by);
+		shift(cap, "realtime_ns", by);
+		if (!pass)
+			add_fp16(snap);
+		fprintf(f, "%s\n%s\n", json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN),
+			json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
+		json_object_put(c);
+		json_object_put(p);
+	}
+	fclose(f);
+	json_object_put(cpuid);
+	json_object_put(probe);
+	snprintf(cmd, sizeof(cmd), "%s run --config %s --replay %s 2>&1", tu_build("cpudrift"),
+		 path("cpudrift.conf"), path("seed.jsonl"));
+	free(run_capture(cmd));
+	/*
+	 * The seeded move is an incident of its own, here over (as if its processes had been
+	 * restarted): the FP16 fault below opens the next one, whose processes at risk are
+	 * those started before the fault, the sleepers among them.  Left open, the fault would
+	 * join it, and the sleepers, started after its change, would rightly not be at risk.
+	 */
+	{
+		sqlite3 *db;
+		char *msg = NULL;
+
+		cr_assert_eq(sqlite3_open(path("state/cpudrift.db"), &db), SQLITE_OK);
+		cr_assert_eq(
+			sqlite3_exec(db, "UPDATE incidents SET state = 'closed'", NULL, NULL, &msg),
+			SQLITE_OK, "%s", msg);
+		sqlite3_close(db);
+	}
+	snprintf(cmd, sizeof(cmd), "%s baseline show --json --state-dir %s", tu_build("cpudrift"),
+		 path("state"));
+	rec = run_capture(cmd);
+	cr_assert(strstr(rec, "avx512_fp16"), "the seeded baseline lacks FP16: %s", rec);
+	free(rec);
+}
+
+/* A datagram socket that stamps what it receives, where sd_notify() will send. */
+static int notify_socket(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1, size = 1 << 20;
+
+	cr_assert_geq(fd, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path("notify"));
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0, "bind: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return fd;
+}
+
+/* One notification and when the kernel received it (realtime ns); 0 when none came. */
+static int64_t recv_note(int fd, char *buf, size_t len, int timeout_ms)
+{
+	char ctl[256];
+	struct iovec iov = { buf, len - 1 };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)
+	};
+	struct pollfd p = { fd, POLLIN, 0 };
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return 0;
+	n = recvmsg(fd, &m, 0);
+	if (n < 0)
+		return 0;
+	buf[n] = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		}
+	return 1;
+}
+
+/*
+ * What systemd does with its notify socket: read it all the time.  A socket nobody reads
+ * fills (net.unix.max_dgram_qlen, 10 datagrams) and then blocks the sender's sd_notify().
+ */
+struct notes {
+	int fd;
+	volatile bool stop;
+	int64_t ready, pings, max_gap, last;
+};
+
+static void *read_notes(void *arg)
+{
+	struct notes *n = arg;
+	char buf[4096];
+
+	while (!n->stop) {
+		int64_t t = recv_note(n->fd, buf, sizeof(buf), 100);
+
+		if (!t)
+			continue;
+		if (strstr(buf, "READY=1") && !n->ready)
+			n->ready = n->last = t;
+		if (strstr(buf, "WATCHDOG=1") && n->ready) {
+			n->pings++;
+			if (t - n->last > n->max_gap)
+				n->max_gap = t - n->last;
+			n->last = t;
+		}
+	}
+	return NULL;
+}
+
+static bool wait_log(const char *needle_fmt, long at_least, int ms)
+{
+	for (int t = 0; t < ms; t += 200) {
+		char *log = tu_read_file(path("daemon.log")), *p = log;
+
+		while (p && (p = strstr(p, needle_fmt))) {
+			p += strlen(needle_fmt);
+			if (strtol(p, NULL, 10) >= at_least) {
+				free(log);
+				return true;
+			}
+		}
+		free(log);
+		usleep(200000);
+	}
+	return false;
+}
+
+static struct json_object *get(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	cr_assert(json_object_object_get_ex(o, k, &v), "no '%s' in %.2000s", k,
+		  json_object_to_json_string(o));
+	return v;
+}
+
+/* The newest migration.suspected whose at_risk counts at least @n processes. */
+static struct json_object *verdict_with(long n, int ms)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "%s events --json --kind migration.suspected --state-dir %s",
+		 tu_build("cpudrift"), path("state"));
+	for (int t = 0; t < ms; t += 500) {
+		char *out = run_capture(cmd), *save = NULL;
+		struct json_object *found = NULL;
+
+		for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			struct json_object *e = json_tokener_parse(l), *body, *ar, *total;
+
+			if (e && json_object_object_get_ex(e, "body", &body) &&
+			    json_object_object_get_ex(body, "at_risk", &ar) &&
+			    json_object_object_get_ex(ar, "total", &total) &&
+			    json_object_get_int64(total) >= n) {
+				json_object_put(found);
+				found = e;
+			} else {
+				json_object_put(e);
+			}
+		}
+		free(out);
+		if (found)
+			return found;
+		usleep(500000);
+	}
+	return NULL;
+}
+
+Test(daemon_atrisk, ten_thousand_processes_keep_the_watchdog_fed, .fini = stop_all, .timeout = 300)
+{
+	char conf[1024], buf[4096], wd[32], line[64];
+	struct notes notes = { .fd = -1 };
+	struct json_object *v, *ar, *procs;
+	long rss0, rss1, started = 0;
+	int in[2], out[2];
+	pthread_t reader;
+	FILE *sl;
+
+	if (geteuid())
+		cr_skip_test("the daemon's fault watcher needs root (BPF)");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		cr_skip_test("no BTF at /sys/kernel/btf/vmlinux");
+	snprintf(dir, sizeof(dir), "/tmp/cpudrift-atrisk-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	/*
+	 * No timing evidence: on a shared, loaded machine a stall could open the verdict
+	 * before the processes start, and then they would rightly not be at risk.
+	 */
+	snprintf(conf, sizeof(conf),
+		 "state_dir = %s/state\nhooks_dir = off\ntextfile_path = off\njournal = off\n"
+		 "interval = 60\nstall_threshold_us = 600000000\nclock_step_ms = 86400000\n"
+		 "hostclock_step_ms = 86400000\ntsc_rate_ppm = 1000000\nsteal_permille = 1000\n"
+		 "steal_factor = 1000\ncpuid_latency_pct = 10000\n"
+		 "cpuid_latency_min_ns = 1000000000\n",
+		 dir);
+	sl = fopen(path("cpudrift.conf"), "w");
+	fputs(conf, sl);
+	fclose(sl);
+	seed_store();
+
+	/* the daemon, as systemd would start it with WatchdogSec=2s */
+	notes.fd = notify_socket();
+	cr_assert_eq(pthread_create(&reader, NULL, read_notes, &notes), 0);
+	daemon_pid = fork();
+	cr_assert_geq(daemon_pid, 0);
+	if (!daemon_pid) {
+		int log = open(path("daemon.log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(log, 1);
+		dup2(log, 2);
+		snprintf(wd, sizeof(wd), "%d", WATCHDOG_USEC);
+		setenv("NOTIFY_SOCKET", path("notify"), 1);
+		setenv("WATCHDOG_USEC", wd, 1);
+		execl(tu_build("cpudrift"), "cpudrift", "-v", "-v", "run", "--config",
+		      path("cpudrift.conf"), (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300 && !notes.ready; i++)
+		usleep(100000);
+	cr_assert(notes.ready, "no READY=1 in 30 s; log:\n%s", tu_read_file(path("daemon.log")));
+	rss0 = rss_kb(daemon_pid);
+
+	/* 10,000 sleeping processes */
+	cr_assert_eq(pipe(in), 0);
+	cr_assert_eq(pipe(out), 0);
+	sleepers_pid = fork();
+	cr_assert_geq(sleepers_pid, 0);
+	if (!sleepers_pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		snprintf(line, sizeof(line), "%d", SLEEPERS);
+		execl(tu_build("tests/helpers/sleepers"), "sleepers", line, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	sleepers_in = in[1];
+	sl = fdopen(out[0], "r");
+	if (!fgets(line, sizeof(line), sl) || sscanf(line, "ready %ld", &started) != 1)
+		cr_assert_fail("the sleepers helper said nothing");
+	fclose(sl);
+	if (started < SLEEPERS)
+		cr_skip_test("only %ld of %d processes could be started (pid_max, pids.max)",
+			     started, SLEEPERS);
+
+	/* the table takes them in at its next pass, a slice at a time */
+	cr_assert(wait_log("process table: ", SLEEPERS, 90000),
+		  "the process table never held %d processes; log:\n%s", SLEEPERS,
+		  tu_read_file(path("daemon.log")));
+	/* a real SIGILL of a feature the baseline had: a verdict listing the processes at risk */
+	snprintf(buf, sizeof(buf), "%s bytes %s </dev/null >/dev/null 2>&1",
+		 tu_build("tests/helpers/sigill_child"), FP16_BYTES);
+	cr_expect_neq(system(buf), 0);
+	v = verdict_with(SLEEPERS, 30000);
+	cr_assert_not_null(v, "no verdict listing %d processes; log:\n%s", SLEEPERS,
+			   tu_read_file(path("daemon.log")));
+	rss1 = rss_kb(daemon_pid);
+	ar = get(get(v, "body"), "at_risk");
+	procs = get(ar, "processes");
+	cr_expect_eq(json_object_array_length(procs), 50);
+	for (size_t i = 0; i < json_object_array_length(procs); i++)
+		cr_expect_neq(json_object_get_int(get(json_object_array_get_idx(procs, i), "pid")),
+			      daemon_pid, "cpudrift lists itself");
+	cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(get(ar, "lost"), 0)),
+			 "avx512_fp16");
+	cr_expect_gt(json_object_array_length(get(ar, "groups")), 0);
+	json_object_put(v);
+
+	/* let them go; the daemon keeps pinging */
+	close(sleepers_in);
+	sleepers_in = -1;
+	waitpid(sleepers_pid, NULL, 0);
+	sleepers_pid = 0;
+	sleep(3);
+	kill(daemon_pid, SIGTERM);
+	waitpid(daemon_pid, NULL, 0);
+	daemon_pid = 0;
+	notes.stop = true;
+	pthread_join(reader, NULL);
+	close(notes.fd);
+
+	cr_expect_gt(notes.pings, 5, "only %ld WATCHDOG=1 pings", (long)notes.pings);
+	cr_expect_lt(notes.max_gap, WATCHDOG_USEC * 1000LL,
+		     "%.2f s without a ping: systemd would have killed the daemon",
+		     notes.max_gap / 1e9);
+	cr_log_info("%ld pings, longest gap %.3f s; RSS %ld kB before, %ld kB with %d processes",
+		    (long)notes.pings, notes.max_gap / 1e9, rss0, rss1, SLEEPERS);
+	/* bounded: 32 bytes an entry, shared cgroup paths, the list's own temporaries */
+	cr_expect_lt(rss1 - rss0, 8 * 1024, "RSS grew from %ld to %ld kB", rss0, rss1);
+}
