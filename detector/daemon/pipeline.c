@@ -506,11 +506,13 @@ int pipeline_fault(struct pipeline *p, const struct fault *f)
 {
 	struct evlist out = { 0 };
 	int ret = engine_fault(p->engine, f, &out);
+	bool own = false;
 
 	for (size_t i = 0; !ret && i < out.n; i++) {
 		const struct event *e = out.v[i];
 		const char *cls = body_str(e, "class"), *feature = body_str(e, "feature");
 
+		own |= e->kind == EV_FAULT_SIGILL && !strcmp(cls, fault_class_name(FC_PROBE));
 		if (e->kind != EV_FAULT_SIGILL || !strcmp(cls, fault_class_name(FC_PROBE)))
 			continue;
 		/* Every fault counts, the rate-limited ones included; counters survive retention. */
@@ -519,7 +521,11 @@ int pipeline_fault(struct pipeline *p, const struct fault *f)
 		textfile_add_fault(&p->tf, cls, feature, 1 + (int64_t)f->suppressed);
 	}
 	ret = deliver(p, &out, ret);
-	return ret < 0 ? ret : ret | PIPE_TRIGGER;
+	/*
+	 * Any other fault may be the first sign of a move.  Our own probes' faults are not: a
+	 * capture they triggered would probe again, fault again and never stop.
+	 */
+	return ret < 0 ? ret : ret | (own ? 0 : PIPE_TRIGGER);
 }
 
 int pipeline_observe(struct pipeline *p, const struct observation *o)
