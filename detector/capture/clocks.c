@@ -68,11 +68,11 @@ bool clocks_rtc_sample(struct clocks *ts, struct observation *o)
 	ts->rtc_win[ts->rtc_pos] = rtc - real;
 	ts->rtc_pos = (ts->rtc_pos + 1) % CLOCKS_RTC_MEDIAN;
 	/*
-	 * Nothing until the window is full: the first readings come while the daemon starts
-	 * (BPF loading, the first capture), and one of them taken late would be the baseline
-	 * every later reading seems to jump from.
+	 * Nothing before most of the window is there: the first readings come while the daemon
+	 * starts (BPF loading, the first capture), and one of them taken late would be the
+	 * baseline every later reading seems to jump from.
 	 */
-	if (ts->rtc_nwin < CLOCKS_RTC_MEDIAN && ++ts->rtc_nwin < CLOCKS_RTC_MEDIAN)
+	if (ts->rtc_nwin < CLOCKS_RTC_MEDIAN && ++ts->rtc_nwin < CLOCKS_RTC_MEDIAN / 2 + 1)
 		return false;
 	memcpy(sorted, ts->rtc_win, ts->rtc_nwin * sizeof(*sorted));
 	qsort(sorted, ts->rtc_nwin, sizeof(*sorted), cmp_i64);

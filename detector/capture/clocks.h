@@ -54,8 +54,8 @@ int clocks_open_host(struct clocks *c, char *detail, size_t len);
 /**
  * Sample the RTC (on its update interrupt when it has them).  The offset sent is the
  * median of the last CLOCKS_RTC_MEDIAN readings, so one late wake-up moves nothing (none is
- * sent before there are that many); it is sent when it moved, once more right after a move
- * (the reading that confirms or cancels it), and every rtc_quiet_s otherwise.
+ * sent before most of them are there); it is sent when it moved, once more right after a
+ * move (the reading that confirms or cancels it), and every rtc_quiet_s otherwise.
  */
 bool clocks_rtc_sample(struct clocks *c, struct observation *o);
 /** Re-arm the RTC's update interrupts when none came for a few seconds. */

@@ -72,8 +72,9 @@ def settle(g, timeout=90):
 
 
 def run_scenario(work, name, src_cpu, dst_cpu, pause, opts=None):
-    """opts: "append" (kernel command line: lab.interval=, lab.victim= for init), "wait"
-    (seconds to wait after the migration, 12 by default)."""
+    """opts: "append" (kernel command line: lab.interval=, lab.victim= for init), "settle"
+    (seconds more to wait before the migration), "wait" (seconds to wait after it, 12 by
+    default)."""
     opts = opts or {}
     append = " ".join(["console=ttyS0 panic=-1 quiet", opts.get("append", ""),
                        os.environ.get("LAB_APPEND", "")])
@@ -86,6 +87,7 @@ def run_scenario(work, name, src_cpu, dst_cpu, pause, opts=None):
     try:
         src.wait_for("@@READY", 120)
         settle(src)
+        time.sleep(opts.get("settle", 0))
         if pause:
             image = os.path.join(work, f"{name}.mig")
             src.migrate(f"exec:cat > {image}")
@@ -376,10 +378,12 @@ SCENARIOS = {
     "gain": ("Westmere", "Haswell", 0,
              [("cpuid.drift added, notice", drift("added", None, "notice")),
               ("nothing critical", nothing_critical), ("cpudrift running", alive("cpudrift", True))]),
-    # The RTC's update interrupts stop when it jumps past their alarm: re-armed after 3 s
-    # on the timing tick, then the median of five readings and one that confirms it.
+    # The RTC offset is the median of five readings, one a second, sent once three are
+    # there: the daemon needs a few seconds before the move.  After the jump its update
+    # interrupts stop (it passed their alarm): re-armed after 3 s on the timing tick, then
+    # three readings for the median and one that confirms the step.
     "paused": (*LOSE, 3, LOSE_CHECKS + [("timing.clock_step from the RTC", rtc_step)],
-               {"wait": 20}),
+               {"settle": 5, "wait": 20}),
     "lose-aes": ("Haswell", "Haswell,-aes,-pclmulqdq", 0,
                  [("cpuid.drift aes removed, critical", drift("removed", "aes", "critical")),
                   ("seen within 10 s of the move", detected_within(10)),
