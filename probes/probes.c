@@ -3,14 +3,17 @@
  * The probe functions are top-level assembly in a section of their own: three labels per
  * probe (entry, the probed instruction, its end) give the runner something to call and the
  * tests the exact bytes to decode.  Top-level asm is assembled whatever -march says, so the
- * program stays baseline x86-64 while its probes use any extension.
+ * program stays baseline x86-64 while its probes use any extension.  The section's name is
+ * a C identifier, so the linker keeps it apart and defines __start_cpudrift_probes and
+ * __stop_cpudrift_probes: the fault watcher knows a probe's fault by that range of the
+ * running binary (capture/selfcode.h), not by who ran it.
  */
 #include <stddef.h>
 
 #include "probes/probes.h"
 
 #define P(sym, name, setup, ins, after, fl, osf, osk)                            \
-	__asm__(".pushsection .text.cpudrift_probes,\"ax\",@progbits\n\t"        \
+	__asm__(".pushsection cpudrift_probes,\"ax\",@progbits\n\t"              \
 		".p2align 4\n"                                                   \
 		"cpudrift_probe_" #sym ":\n\t" setup "\n"                        \
 		"cpudrift_probe_" #sym "_insn:\n\t" ins "\n"                     \

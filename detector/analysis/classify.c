@@ -99,8 +99,9 @@ void classify_fault(const struct classify_input *in, struct classification *out)
 	int id;
 
 	memset(out, 0, sizeof(*out));
-	if (in->comm && !strcmp(in->comm, PROBE_COMM))
-		return set(out, FC_PROBE, "%s", "fault inside a cpudrift instruction probe");
+	/* Where the code lives, not who ran it: any user may run cpudrift probe or explain. */
+	if (in->fault && code_range_holds(in->probe_code, in->fault))
+		return set(out, FC_PROBE, "%s", "fault inside this cpudrift's instruction probes");
 	if (!a || !a->decoded)
 		return set(out, FC_UNDECODABLE, "%s", "the bytes at the fault IP do not decode");
 	if (in->sig != SIGILL)

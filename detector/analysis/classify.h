@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "analysis/attrib.h"
+#include "core/fault.h"
 #include "core/features.h"
 #include "core/snapshot.h"
 
@@ -40,14 +41,20 @@ int fault_class_lookup(const char *name);
 /** The classes that mean "this VM lost a feature its programs use": a migration's damage. */
 bool fault_class_is_migration(const char *name);
 
-/* cpudrift's instruction probe child calls itself this (prctl PR_SET_NAME). */
+/*
+ * cpudrift's instruction probe child calls itself this (prctl PR_SET_NAME), for people
+ * reading ps.  A name proves nothing: probes are recognised by where their code lives.
+ */
 #define PROBE_COMM "cpudrift-probe"
 
 struct classify_input {
 	const struct attribution *attr; /* NULL or !decoded: undecodable */
 	int sig; /* SIGILL, SIGSEGV, ... */
 	unsigned trap_nr; /* x86 vector: 6 #UD, 7 #NM (XFD), 13 #GP */
-	const char *comm;
+	const char *comm; /* for people; never what makes a probe */
+	const struct fault *fault; /* where the IP lies, as the kernel saw it; NULL: unknown */
+	/* the running cpudrift's probe code: a fault there is FC_PROBE (NULL: none known) */
+	const struct code_range *probe_code;
 	const struct featset *advertised; /* CPUID now */
 	bool has_xcr0;
 	uint64_t xcr0;

@@ -30,6 +30,7 @@ void faultevent_classify(const struct fault *f, const struct classify_input *ctx
 	in.sig = f->sig;
 	in.trap_nr = f->trap_nr;
 	in.comm = f->comm;
+	in.fault = f;
 	classify_fault(&in, c);
 }
 
@@ -58,7 +59,21 @@ static struct json_object *fault_json(const struct fault *f, const struct attrib
 struct event *faultevent_new(const struct fault *f, const struct attribution *a,
 			     const struct classification *c)
 {
-	struct event *e = event__new(EV_FAULT_SIGILL, faultevent_severity(c->cls));
+	enum severity sev = faultevent_severity(c->cls);
+	struct event *e;
+
+	/* A tracer may have injected it: news, not an alarm (and no weight in a verdict). */
+	if (f->origin == FAULT_ORIGIN_TRACED && sev > SEV_NOTICE)
+		sev = SEV_NOTICE;
+	/*
+	 * "CPUID says yes, the CPU says no" rests on bytes read microseconds after the fault: a
+	 * process that rewrites its own code meanwhile can show any instruction.  Until a probe
+	 * faults on the same feature it is a warning, not an alarm (the capture it triggers
+	 * runs the probes, and the next fault of a real mismatch is confirmed).
+	 */
+	if (c->cls == FC_ADVERTISED_BUT_FAULTING && !c->probe_confirms && sev > SEV_WARNING)
+		sev = SEV_WARNING;
+	e = event__new(EV_FAULT_SIGILL, sev);
 	const char *sig = signals_name(f->sig);
 
 	if (!e)
@@ -88,8 +103,9 @@ struct event *faultevent_new(const struct fault *f, const struct attribution *a,
 				       json_object_new_string(feature_table[pick].name));
 	snprintf(e->subject, sizeof(e->subject), "%s", f->comm);
 	e->pid = f->pid;
-	snprintf(e->summary, sizeof(e->summary), "%s (pid %d) SIG%s at 0x%llx: %s: %s", f->comm,
+	snprintf(e->summary, sizeof(e->summary), "%s (pid %d) SIG%s at 0x%llx: %s: %s%s", f->comm,
 		 f->pid, sig ? sig : "?", (unsigned long long)f->ip,
-		 a->decoded ? a->mnemonic : "undecodable", fault_class_name(c->cls));
+		 a->decoded ? a->mnemonic : "undecodable", fault_class_name(c->cls),
+		 f->origin == FAULT_ORIGIN_TRACED ? " (traced)" : "");
 	return e;
 }

@@ -14,7 +14,7 @@
 /**
  * Decode @f's bytes into @a and classify it into @c.  @ctx supplies what the caller knows
  * of the machine (advertised, XCR0, baseline, probes, AMX permission); its per-fault
- * fields (attr, sig, trap_nr, comm) are ignored.
+ * fields (attr, sig, trap_nr, comm, fault) are ignored.
  */
 void faultevent_classify(const struct fault *f, const struct classify_input *ctx,
 			 struct attribution *a, struct classification *c);
@@ -24,7 +24,8 @@ enum severity faultevent_severity(enum fault_class cls);
 
 /**
  * The fault.sigill event: subject = comm, pid, a one-line summary and the body documented
- * in README.md ("Fault JSON").  NULL on allocation failure.
+ * in README.md ("Fault JSON").  A traced process's fault is at most a notice.  NULL on
+ * allocation failure.
  */
 struct event *faultevent_new(const struct fault *f, const struct attribution *a,
 			     const struct classification *c);

@@ -19,6 +19,8 @@ struct tracker {
 	int64_t change_mono_ns;
 	bool have_probes;
 	struct probe_summary probes;
+	bool have_probe_code;
+	struct code_range probe_code;
 };
 
 struct tracker *tracker__new(void)
@@ -238,6 +240,13 @@ void tracker_cpuid_now(const struct tracker *t, struct fault *f, const struct fe
 	f->has_cpuid_now = true;
 }
 
+void tracker_set_probe_code(struct tracker *t, const struct code_range *r)
+{
+	t->have_probe_code = r != NULL;
+	if (r)
+		t->probe_code = *r;
+}
+
 int tracker_fault(struct tracker *t, const struct fault *f, struct evlist *out)
 {
 	const struct snapshot *cur = t->current;
@@ -249,6 +258,7 @@ int tracker_fault(struct tracker *t, const struct fault *f, struct evlist *out)
 		.baseline = t->baseline ? &t->baseline->features : NULL,
 		.probe = t->have_probes ? &t->probes : NULL,
 		.amx_permitted = -1,
+		.probe_code = t->have_probe_code ? &t->probe_code : NULL,
 	};
 	struct classification c;
 	struct attribution a;

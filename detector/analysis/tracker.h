@@ -61,6 +61,12 @@ int tracker_probes(struct tracker *t, const struct probe_summary *p, struct evli
 void tracker_cpuid_now(const struct tracker *t, struct fault *f, const struct featset *now,
 		       const char *from);
 
+/**
+ * Where the running cpudrift keeps its probe code (capture/selfcode.h): faults there are
+ * class "probe".  NULL forgets it.
+ */
+void tracker_set_probe_code(struct tracker *t, const struct code_range *r);
+
 /** The fault.sigill event of @f, attributed and classified.  0 or -ENOMEM. */
 int tracker_fault(struct tracker *t, const struct fault *f, struct evlist *out);
 

@@ -41,6 +41,7 @@ static const struct weight {
 	{ EV_PROBE_SHADOW_DRIFT, NULL, 3, false, true },
 	{ EV_TIMING_TSC_RATE, NULL, 3, false, true },
 	{ EV_FAULT_SIGILL, "migration", 3, true, true },
+	{ EV_FAULT_SIGILL, "unconfirmed", 1, false, false },
 	{ EV_TIMING_CLOCK_STEP, "host", 2, false, false },
 	{ EV_PROBE_MISMATCH, NULL, 2, false, true },
 	{ EV_TIMING_CLOCK_STEP, "realtime", 1, false, false },
@@ -61,6 +62,14 @@ static const char *body_str(const struct event *e, const char *key)
 	return json_object_get_string(v);
 }
 
+static bool body_bool(const struct event *e, const char *key)
+{
+	struct json_object *v;
+
+	return e->body && json_object_object_get_ex(e->body, key, &v) &&
+	       json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
 static const char *variant_of(const struct event *e)
 {
 	switch (e->kind) {
@@ -69,6 +78,13 @@ static const char *variant_of(const struct event *e)
 	case EV_TIMING_CLOCK_STEP:
 		return strcmp(e->subject, "realtime") ? "host" : "realtime";
 	case EV_FAULT_SIGILL:
+		/* A tracer may have injected the signal or the bytes: never evidence. */
+		if (!strcmp(body_str(e, "origin"), "traced"))
+			return "traced";
+		/* Bytes that changed under the watcher could claim any feature: a probe confirms. */
+		if (!strcmp(body_str(e, "class"), fault_class_name(FC_ADVERTISED_BUT_FAULTING)) &&
+		    !body_bool(e, "probe_confirms"))
+			return "unconfirmed";
 		return fault_class_is_migration(body_str(e, "class")) ? "migration" : "other";
 	default:
 		return NULL;

@@ -5,12 +5,16 @@
  *
  * Each event weighs by what it says about a move to other hardware (table in verdict.c):
  *   3  cpuid.drift, probe.shadow_drift, timing.tsc_rate (incl. Hyper-V reenlightenment),
- *      fault.sigill of class feature-lost / advertised-but-faulting (also forces "high")
+ *      fault.sigill of class feature-lost, or advertised-but-faulting that a probe confirms
+ *      (also forces "high")
  *   2  timing.clock_step of a host clock (RTC/PTP jumped: guest time stood still),
  *      probe.mismatch
  *   1  timing.clock_step of CLOCK_REALTIME (NTP/VMware Tools step), VM-wide timing.stall,
- *      timing.clocksource, timing.steal, timing.cpuid_latency, cpuid.vcpu_mismatch
- *   0  everything else (single-vCPU stalls, other fault classes, boot drift)
+ *      timing.clocksource, timing.steal, timing.cpuid_latency, cpuid.vcpu_mismatch,
+ *      fault.sigill advertised-but-faulting that no probe confirms (its bytes are read
+ *      after the fault: a process rewriting its own code could show any instruction)
+ *   0  everything else (single-vCPU stalls, other fault classes, boot drift, faults of a
+ *      traced process: its tracer may have injected the signal or the bytes, watcher.*)
  * Repeats of one reason count once.  Score >= low/medium/high thresholds (2/3/5) gives the
  * confidence, so no single weak signal (an NTP step, a host hiccup) is ever a verdict.
  * Timing alone (a pause, a clock step) says the VM stood still, not that its CPU changed:
@@ -18,8 +22,8 @@
  * the confidence stays at most "low".  The verdict is critical only when something was
  * lost (a critical piece of evidence or a feature-lost fault); else at most a warning.
  *
- * Body keys read: timing.stall "scope"; fault.sigill "class"; timing.clock_step uses the
- * subject ("realtime" or the host clock's name).
+ * Body keys read: timing.stall "scope"; fault.sigill "class", "origin" and
+ * "probe_confirms"; timing.clock_step uses the subject ("realtime" or the host clock's name).
  * Which events make one incident, and when it is reported again, is incident.h's.
  */
 #ifndef CPUDRIFT_VERDICT_H

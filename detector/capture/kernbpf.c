@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 
 #include <bpf/libbpf.h>
 
@@ -36,17 +33,4 @@ void kernbpf_init(void)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 	pthread_once(&once, set_print);
-}
-
-void kernbpf_ensure_tracefs(void)
-{
-	struct stat st;
-
-	if (!stat("/sys/kernel/tracing/events", &st) ||
-	    !stat("/sys/kernel/debug/tracing/events", &st))
-		return;
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
-		log_debug("failed to mount tracefs: %s", strerror(errno));
-	else
-		log_info("mounted tracefs on /sys/kernel/tracing for the tracepoint variant");
 }

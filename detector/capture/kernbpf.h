@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What every BPF source of cpudrift shares with libbpf (capture): its messages routed
- * through our log, set up once for the process, and tracefs mounted for the plain
- * tracepoint variant.
+ * through our log, set up once for the process.
  */
 #ifndef CPUDRIFT_KERNBPF_H
 #define CPUDRIFT_KERNBPF_H
@@ -12,11 +11,5 @@
  * (verifier logs) with -vv.  Idempotent; every BPF module calls it before opening.
  */
 void kernbpf_init(void);
-
-/**
- * libbpf resolves plain tracepoint ids through tracefs; minimal systems (and the lab's
- * guests) boot without it mounted.  Mount it when missing and allowed.
- */
-void kernbpf_ensure_tracefs(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -464,6 +465,63 @@ static long read_uid(struct procscan *s, int pfd)
 	return u ? strtol(u + 5, NULL, 10) : -1;
 }
 
+/*
+ * PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h; Debian 12's headers predate it):
+ * one ioctl per VMA, asked for the executable file-backed ones only, so a process with
+ * 65,000 anonymous mappings costs what its libraries cost.
+ */
+struct procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor;
+	uint32_t vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#define PROCMAP_QUERY_VMA_EXECUTABLE 0x04
+#define PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
+#define PROCMAP_QUERY_FILE_BACKED_VMA 0x20
+/* No process maps more than this many executable files; a bound all the same. */
+#define QUERY_MAX 65536
+
+/* The highest level, or -ENOTTY when the kernel has no PROCMAP_QUERY. */
+static int query_hwcaps(struct procscan *s, int fd)
+{
+	uint64_t addr = 0;
+	int best = 0;
+
+	for (int n = 0; n < QUERY_MAX; n++) {
+		struct procmap_query q = {
+			.size = sizeof(q),
+			.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA |
+				       PROCMAP_QUERY_FILE_BACKED_VMA | PROCMAP_QUERY_VMA_EXECUTABLE,
+			.query_addr = addr,
+			.vma_name_addr = (uint64_t)(uintptr_t)s->buf,
+			.vma_name_size = BUF_SIZE,
+		};
+		int level;
+
+		s->buf[0] = 0;
+		if (ioctl(fd, PROCMAP_QUERY, &q)) {
+			if (errno == ENOTTY && !n)
+				return -ENOTTY;
+			/* ENOENT: no VMA past @addr; anything else: what was seen so far */
+			return errno == ENOENT || best ? best : -1;
+		}
+		s->buf[BUF_SIZE - 1] = 0;
+		for (const char *p = strchr(s->buf, '/'); p; p = strchr(p + 1, '/'))
+			if (is_hwcaps_at(p, s->buf + strlen(s->buf), &level) && level > best)
+				best = level;
+		if (q.vma_end <= addr)
+			break;
+		addr = q.vma_end;
+	}
+	return best;
+}
+
 static int read_hwcaps(struct procscan *s, int pfd)
 {
 	int fd = openat(pfd, "maps", O_RDONLY | O_CLOEXEC | O_NOFOLLOW), best = 0;
@@ -471,6 +529,13 @@ static int read_hwcaps(struct procscan *s, int pfd)
 
 	if (fd < 0)
 		return -1;
+	best = query_hwcaps(s, fd);
+	if (best != -ENOTTY) {
+		close(fd);
+		return best;
+	}
+	/* The text, for kernels before 6.11 (and fixture trees) */
+	best = 0;
 	while (total < PROCSCAN_MAPS_MAX) {
 		ssize_t n = read(fd, s->buf + carry, BUF_SIZE - carry);
 		const char *last;

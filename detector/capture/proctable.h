@@ -4,18 +4,16 @@
  * slice at a time so that an at-risk list costs a lookup, not a scan of /proc, and the
  * daemon's loop never waits for one.
  *
- * A pass lists /proc and reads each stat line (about 10 µs a process here); only a new
- * (PID, start time) pair costs the expensive reads (uid, executable, maps, environment,
- * cgroup: about 70 µs), and maps and cgroup are read again once they are older than ten
- * minutes.  A step works for at most its budget (2 ms) and the caller runs the next one when
- * proctable_due() says.  Passes repeat so that the table costs at most a set share of one
- * core (0.05%), and at least every 15 s; an at-risk list asks for the next pass early.
- * Memory is bounded: entries are 32 bytes, cgroup paths are shared, and beyond the
- * caps a process is counted as not examined.
- *
- * An at-risk list (proctable_at_risk()) ranks the table's processes and reads the first of
- * them again (alive, same start time, executable, cgroup) before it lists them; a process
- * that died or whose PID was reused is dropped, never blamed.
+ * A pass lists /proc and reads each stat line (10-15 µs a process here); only a new (PID,
+ * start time) pair costs the expensive reads (uid, executable, maps, environment, cgroup:
+ * about 100 µs), and maps and cgroup are read again once they are older than ten minutes.
+ * A step works for at most its budget (2 ms, overrun by at most one process's reads) and
+ * the caller runs the next one when proctable_due() says.  Passes repeat so that re-reading
+ * the stat lines costs at most a set share of one core (0.05%, in this thread's CPU time),
+ * and at least every 15 s; the expensive reads are paid once per new process whatever the
+ * period.  An at-risk list asks for the next pass early.  Memory is bounded: entries are 32
+ * bytes, cgroup paths are shared (at most 2,048 of them, 1 MiB), and beyond the caps a
+ * process is counted as not examined and the list says it is incomplete.
  */
 #ifndef CPUDRIFT_PROCTABLE_H
 #define CPUDRIFT_PROCTABLE_H
@@ -48,7 +46,8 @@ struct proctable_stats {
 	int64_t last_pass_ns; /* CPU time of the last complete pass */
 	int64_t last_pass_reads_ns; /* of which the expensive reads of new processes */
 	int64_t last_pass_wall_ns; /* its duration, gaps included */
-	int64_t longest_step_ns;
+	int64_t longest_step_ns; /* wall time, preemption included */
+	int64_t longest_step_cpu_ns; /* its own work */
 	int64_t next_period_ns; /* the period the cost rule chose */
 	size_t unexamined; /* processes the last pass could not keep (caps) */
 	bool complete; /* a pass has finished and examined every process it found */
@@ -78,11 +77,12 @@ void proctable_kick(struct proctable *t);
 
 /**
  * The "at_risk" object (analysis/atrisk.h) for @q from the table.  First the PIDs /proc
- * lists that the table does not know yet are read (processes started since the last pass);
- * then every process is ranked, the first @o->listed_max (and a few spares) are read again
- * in full before they are listed, and the next ones only checked (alive, same start time),
- * each step for at most list_ns; the rest is as of the last pass ("as_of_boot_ns",
- * "checked" says how many were read now).  Asks for the next pass early.  NULL on
+ * lists that the table does not know yet are read (processes started since the last pass,
+ * for at most list_ns); then every process is ranked, the first @o->listed_max are read
+ * again in full (alive, the same start time, executable, cgroup) and listed, and the next
+ * ones only checked (alive, same start time) for at most list_ns; the rest is as of the
+ * last pass ("checked" and "as_of_boot_ns" say which).  A process that died or whose PID
+ * now names another is dropped, never blamed.  Asks for the next pass early.  NULL on
  * allocation failure.
  */
 struct json_object *proctable_at_risk(struct proctable *t, const struct atrisk_query *q,

@@ -7,6 +7,7 @@
  */
 #include <getopt.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -88,6 +89,26 @@ static int incident_cb(struct json_object *inc, void *arg)
 	return 0;
 }
 
+/*
+ * The fault watcher's counters of the daemon's current run (exact, since it started):
+ * faults, forged signals refused, faults no site held (untracked), records the ring
+ * buffer dropped, faults of traced processes.
+ */
+static struct json_object *watcher_json(struct store *s)
+{
+	static const char *const keys[] = { "faults", "forged", "untracked", "drops", "traced" };
+	struct json_object *o = json_object_new_object();
+	char key[32], buf[32];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(key, sizeof(key), "watcher_%s", keys[i]);
+		if (!store_get_status(s, key, buf, sizeof(buf)))
+			json_object_object_add(o, keys[i],
+					       json_object_new_int64(strtoll(buf, NULL, 10)));
+	}
+	return o;
+}
+
 static struct json_object *collect(struct store *s, const char *dir, int running, int pid)
 {
 	static const char *const keys[] = { "mode",	     "mode_reason",    "started",
@@ -137,6 +158,7 @@ static struct json_object *collect(struct store *s, const char *dir, int running
 	faults = json_object_new_array();
 	store_fault_counters(s, fault_cb, faults);
 	json_object_object_add(o, "faults", faults);
+	json_object_object_add(o, "watcher", watcher_json(s));
 	json_object_object_add(o, "store_bytes", json_object_new_int64(store_size(s)));
 	return o;
 }
@@ -247,6 +269,12 @@ static void print_text(struct json_object *o)
 		printf(" none");
 	json_object_object_foreach(ev, k, n)
 		printf(" %s=%s", str_esc(k), json_object_get_string(n));
+	printf("\n");
+	v = json_object_object_get(o, "watcher");
+	printf("%-14s", "watcher:");
+	if (!json_object_object_length(v))
+		printf(" not running");
+	json_object_object_foreach(v, wk, wn) printf(" %s=%s", wk, json_object_get_string(wn));
 	printf("\n");
 	faults = json_object_object_get(o, "faults");
 	printf("%-14s", "faults:");

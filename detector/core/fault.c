@@ -41,12 +41,40 @@ const char *fault_origin_name(enum fault_origin o)
 	return (unsigned)o < sizeof(origin_names) / sizeof(origin_names[0]) ? origin_names[o] : "?";
 }
 
+static bool same_file(const struct code_range *r, const struct fault_file *f)
+{
+	return f->valid && f->major == r->major && f->minor == r->minor && f->ino == r->ino;
+}
+
+bool code_range_holds(const struct code_range *r, const struct fault *f)
+{
+	if (!r || r->end <= r->start)
+		return false;
+	if (f->has_map && f->map_file.valid)
+		return same_file(r, &f->map_file) && f->map_offset >= r->start &&
+		       f->map_offset < r->end;
+	return f->in_exe_code && same_file(r, &f->exe_file) && r->code_end > r->code_start &&
+	       f->exe_code_offset >= r->code_start && f->exe_code_offset < r->code_end;
+}
+
 static struct json_object *hexstr(uint64_t v)
 {
 	char buf[24];
 
 	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
 	return json_object_new_string(buf);
+}
+
+/* dev, ino, truncated, deleted of a file the kernel identified; added to @o. */
+static void file_json(struct json_object *o, const struct fault_file *ff)
+{
+	char dev[24];
+
+	snprintf(dev, sizeof(dev), "%u:%u", ff->major, ff->minor);
+	json_object_object_add(o, "dev", json_object_new_string(dev));
+	json_object_object_add(o, "ino", json_object_new_int64((int64_t)ff->ino));
+	json_object_object_add(o, "truncated", json_object_new_boolean(ff->truncated));
+	json_object_object_add(o, "deleted", json_object_new_boolean(ff->deleted));
 }
 
 struct json_object *fault_to_json(const struct fault *f)
@@ -62,9 +90,20 @@ struct json_object *fault_to_json(const struct fault *f)
 	json_object_object_add(o, "boot_ns", json_object_new_int64((int64_t)f->boot_ns));
 	json_object_object_add(o, "pid", json_object_new_int(f->pid));
 	json_object_object_add(o, "tid", json_object_new_int(f->tid));
+	json_object_object_add(o, "uid", json_object_new_int64(f->uid));
 	json_object_object_add(o, "cpu", json_object_new_int(f->cpu));
 	json_object_object_add(o, "comm", json_object_new_string(f->comm));
 	json_object_object_add(o, "exe", json_object_new_string(f->exe));
+	if (f->exe_file.valid) {
+		m = json_object_new_object();
+		file_json(m, &f->exe_file);
+		if (f->in_exe_code)
+			json_object_object_add(m, "code_offset", hexstr(f->exe_code_offset));
+		json_object_object_add(o, "exe_file", m);
+		m = NULL;
+	} else {
+		json_object_object_add(o, "exe_file", NULL);
+	}
 	json_object_object_add(o, "start_boottime_ns", json_object_new_int64((int64_t)f->start_ns));
 	json_object_object_add(o, "cgroup", json_object_new_string(f->cgroup));
 	json_object_object_add(o, "cgroup_id", json_object_new_int64((int64_t)f->cgroup_id));
@@ -79,11 +118,16 @@ struct json_object *fault_to_json(const struct fault *f)
 		m = json_object_new_object();
 		json_object_object_add(m, "path", json_object_new_string(f->map_path));
 		json_object_object_add(m, "offset", hexstr(f->map_offset));
+		if (f->map_file.valid)
+			file_json(m, &f->map_file);
 	}
 	json_object_object_add(o, "mapping", m);
 	json_object_object_add(o, "bytes", json_object_new_string(bytes));
 	json_object_object_add(o, "count", json_object_new_int64((int64_t)f->count));
 	json_object_object_add(o, "suppressed", json_object_new_int64((int64_t)f->suppressed));
+	json_object_object_add(o, "delta", json_object_new_int64((int64_t)f->delta));
+	json_object_object_add(o, "flush", json_object_new_boolean(f->kind == FAULT_FLUSH));
+	json_object_object_add(o, "tracked", json_object_new_boolean(f->tracked));
 	json_object_object_add(o, "variant",
 			       json_object_new_string(fault_variant_name(f->variant)));
 	if (f->has_cpuid_now) {
@@ -173,6 +217,30 @@ static int get_bytes(struct json_object *j, struct fault *f, struct errbuf *err)
 	return 0;
 }
 
+/* A file identity ("dev": "maj:min", "ino", "truncated", "deleted"), when present. */
+static int get_file(struct json_object *j, struct fault_file *ff, struct errbuf *err)
+{
+	char dev[24] = "";
+	int64_t ino = 0;
+	struct json_object *b;
+
+	if (!json_object_is_type(j, json_type_object))
+		return 0;
+	if (get_str(j, "dev", dev, sizeof(dev), err) || get_i64(j, "ino", 0, INT64_MAX, &ino, err))
+		return -EINVAL;
+	if (!dev[0])
+		return 0;
+	if (sscanf(dev, "%u:%u", &ff->major, &ff->minor) != 2) {
+		errbuf_set(err, "\"dev\" is not \"major:minor\"");
+		return -EINVAL;
+	}
+	ff->valid = true;
+	ff->ino = (uint64_t)ino;
+	ff->truncated = json_object_object_get_ex(j, "truncated", &b) && json_object_get_boolean(b);
+	ff->deleted = json_object_object_get_ex(j, "deleted", &b) && json_object_get_boolean(b);
+	return 0;
+}
+
 static int get_featset(struct json_object *a, struct featset *out, struct errbuf *err)
 {
 	size_t n = json_object_array_length(a);
@@ -196,7 +264,7 @@ static int get_featset(struct json_object *a, struct featset *out, struct errbuf
 
 int fault_from_json(struct json_object *j, struct fault *f, struct errbuf *err)
 {
-	int64_t v[10] = { 0, 0, 0, -1, 0, 0, 0, 0, 0, 0 };
+	int64_t v[12] = { 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, -1 };
 	char sig[16] = "", variant[16] = "", origin[16] = "cpu";
 	struct json_object *m, *a;
 
@@ -215,6 +283,8 @@ int fault_from_json(struct json_object *j, struct fault *f, struct errbuf *err)
 	    get_i64(j, "trap_nr", 0, 255, &v[7], err) ||
 	    get_i64(j, "count", 0, INT64_MAX, &v[8], err) ||
 	    get_i64(j, "suppressed", 0, INT64_MAX, &v[9], err) ||
+	    get_i64(j, "uid", 0, UINT32_MAX, &v[10], err) ||
+	    get_i64(j, "delta", 0, INT64_MAX, &v[11], err) ||
 	    get_str(j, "comm", f->comm, sizeof(f->comm), err) ||
 	    get_str(j, "exe", f->exe, sizeof(f->exe), err) ||
 	    get_str(j, "cgroup", f->cgroup, sizeof(f->cgroup), err) ||
@@ -233,6 +303,13 @@ int fault_from_json(struct json_object *j, struct fault *f, struct errbuf *err)
 	f->trap_nr = (unsigned)v[7];
 	f->count = (uint64_t)v[8];
 	f->suppressed = (uint64_t)v[9];
+	f->uid = (unsigned)v[10];
+	m = member(j, "flush", json_type_boolean);
+	f->kind = m && json_object_get_boolean(m) ? FAULT_FLUSH : FAULT_DETAIL;
+	m = member(j, "tracked", json_type_boolean);
+	f->tracked = !m || json_object_get_boolean(m);
+	/* Recordings older than "delta" counted every detail with what it suppressed. */
+	f->delta = v[11] >= 0 ? (uint64_t)v[11] : f->suppressed + (f->kind == FAULT_FLUSH ? 0 : 1);
 	f->sig = signals_lookup(sig[0] ? sig : "ILL");
 	if (f->sig < 0) {
 		errbuf_set(err, "\"signal\" is not a fault signal");
@@ -253,7 +330,15 @@ int fault_from_json(struct json_object *j, struct fault *f, struct errbuf *err)
 	if (m) {
 		f->has_map = true;
 		if (get_str(m, "path", f->map_path, sizeof(f->map_path), err) ||
-		    get_hex(m, "offset", &f->map_offset, err))
+		    get_hex(m, "offset", &f->map_offset, err) || get_file(m, &f->map_file, err))
+			return -EINVAL;
+	}
+	m = member(j, "exe_file", json_type_object);
+	if (m && get_file(m, &f->exe_file, err))
+		return -EINVAL;
+	if (m && json_object_object_get_ex(m, "code_offset", NULL)) {
+		f->in_exe_code = true;
+		if (get_hex(m, "code_offset", &f->exe_code_offset, err))
 			return -EINVAL;
 	}
 	a = member(j, "lost_now", json_type_array);

@@ -27,6 +27,7 @@
 #include "capture/probe.h"
 #include "capture/proctable.h"
 #include "capture/quickcheck.h"
+#include "capture/selfcode.h"
 #include "capture/timesrc.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -44,6 +45,15 @@
 #define FRESH_FEATURES_NS NSEC_PER_SEC
 /* The process table's first pass runs before the first capture, for at most this long. */
 #define PROCTABLE_START_NS (2 * NSEC_PER_SEC)
+/*
+ * Work per wake-up is bounded, so that a fault storm cannot starve the watchdog: at most
+ * this many ring-buffer records, or flushed records, per pass; the rest waits one turn.
+ */
+#define FAULT_BUDGET 256
+/* Counts the kernel kept without a record are flushed once pending this long. */
+#define FLUSH_AGE_NS (2 * NSEC_PER_SEC)
+/* The textfile is rewritten at most this often while faults keep changing it. */
+#define TEXTFILE_MIN_GAP_NS NSEC_PER_SEC
 
 void daemon_set_status(struct daemon *d, const char *key, const char *value)
 {
@@ -196,6 +206,13 @@ static void quick_check_if_due(struct daemon *d)
 		quick_check(d, "periodic");
 }
 
+/* During a storm the textfile changes at every record: write it at most once a second. */
+static void maybe_write_textfile(struct daemon *d)
+{
+	if (d->tf_dirty && clock_mono_ns() - d->last_tf_mono >= TEXTFILE_MIN_GAP_NS)
+		daemon_write_textfile(d);
+}
+
 /* --- sources ----------------------------------------------------------------------------- */
 
 static int on_fault(const struct fault *f, void *ctx)
@@ -203,11 +220,84 @@ static int on_fault(const struct fault *f, void *ctx)
 	struct daemon *d = ctx;
 	struct fault judged = *f;
 
-	/* The fault may be the first sign of a migration the last snapshot predates. */
-	capture_fault_cpuid(pipeline_tracker(d->pipe), &judged, FRESH_FEATURES_NS);
+	/* A new fault may be the first sign of a migration the last snapshot predates. */
+	if (f->kind == FAULT_DETAIL)
+		capture_fault_cpuid(pipeline_tracker(d->pipe), &judged, FRESH_FEATURES_NS);
 	after(d, pipeline_fault(d->pipe, &judged), "a fault");
-	daemon_write_textfile(d);
+	d->tf_dirty = true;
 	return 0;
+}
+
+static int on_forged(const struct forged_signal *s, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	log_debug("pid %d (uid %u) generated signal %d for pid %d: not a CPU fault (%s)",
+		  s->sender_pid, s->sender_uid, s->sig, s->target_pid, s->reason);
+	pipeline_forged(d->pipe, s);
+	return 0;
+}
+
+/* The watcher's counters to the textfile, the status and watcher.* events. */
+static void watcher_counts(struct daemon *d)
+{
+	struct watcher_counts c;
+	char buf[32];
+
+	if (!d->fw || faultwatch_stats(d->fw, &c))
+		return;
+	after(d, pipeline_watcher(d->pipe, &c, clock_mono_ns()), "the watcher's counters");
+	if (!memcmp(&c, &d->shown, sizeof(c)))
+		return;
+	d->tf_dirty = true;
+#define STATUS(field)                                                 \
+	do {                                                          \
+		snprintf(buf, sizeof(buf), "%" PRIu64, c.field);      \
+		if (c.field != d->shown.field)                        \
+			daemon_set_status(d, "watcher_" #field, buf); \
+	} while (0)
+	STATUS(faults);
+	STATUS(untracked);
+	STATUS(forged);
+	STATUS(drops);
+	STATUS(traced);
+#undef STATUS
+	d->shown = c;
+}
+
+/* Drain at most FAULT_BUDGET records, in one store transaction. */
+static int drain_faults(struct daemon *d)
+{
+	int ret;
+
+	pipeline_batch_begin(d->pipe);
+	ret = faultwatch_consume(d->fw, FAULT_BUDGET, &d->fault_backlog);
+	pipeline_batch_end(d->pipe);
+	return ret < 0 ? -EIO : 0;
+}
+
+/*
+ * Count what the kernel counted without a record: every FLUSH_AGE_NS, at once when a
+ * process exited, all of it (@all) when the daemon stops.
+ */
+static void flush_faults(struct daemon *d, bool all)
+{
+	int64_t now = clock_mono_ns();
+	int ret;
+
+	if (!d->fw)
+		return;
+	if (!all && !d->flush_backlog && !faultwatch_flush_wanted(d->fw) &&
+	    now - d->last_flush_mono < FLUSH_AGE_NS)
+		return;
+	pipeline_batch_begin(d->pipe);
+	ret = faultwatch_flush(d->fw, all ? 0 : FLUSH_AGE_NS, all ? 0 : FAULT_BUDGET,
+			       &d->flush_backlog);
+	pipeline_batch_end(d->pipe);
+	if (ret < 0)
+		log_warn("failed to flush the fault counts: %s", strerror(-ret));
+	d->last_flush_mono = now;
+	watcher_counts(d);
 }
 
 static void on_observation(void *ctx, const struct observation *o)
@@ -219,8 +309,13 @@ static void on_observation(void *ctx, const struct observation *o)
 
 static int open_faultwatch(struct daemon *d)
 {
-	struct faultwatch_opts fo = { .sig_mask = d->cfg.fault_signals };
+	struct faultwatch_opts fo = { .sig_mask = d->cfg.fault_signals, .on_forged = on_forged };
 	struct errbuf err = { "" };
+	static const char *const counters[] = { "watcher_faults", "watcher_untracked",
+						"watcher_forged", "watcher_drops",
+						"watcher_traced" };
+	struct code_range probes;
+	int ret;
 
 	if (faultwatch__new(&fo, on_fault, d, &d->fw, &err)) {
 		char why[300];
@@ -232,6 +327,14 @@ static int open_faultwatch(struct daemon *d)
 		return 0;
 	}
 	daemon_set_status(d, "fault_watcher", fault_variant_name(faultwatch_variant(d->fw)));
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		daemon_set_status(d, counters[i], "0");
+	/* Our probes fault by design, whoever runs them: know them by where their code is. */
+	ret = selfcode_probe_range(&probes);
+	if (ret)
+		log_warn("failed to locate the probe code: %s; probe faults will be reported",
+			 strerror(-ret));
+	tracker_set_probe_code(pipeline_tracker(d->pipe), ret ? NULL : &probes);
 	return 0;
 }
 
@@ -302,8 +405,6 @@ static void tick(struct daemon *d)
 	capture_cycle(d, "interval");
 	if (store_retain(d->store, &lim, clock_real_ns()))
 		log_debug("failed to apply retention");
-	if (d->fw)
-		faultwatch_prune(d->fw);
 	daemon_write_textfile(d);
 }
 
@@ -338,7 +439,7 @@ static int handle(struct daemon *d, struct epoll_event *ev)
 		sd_notify(0, "WATCHDOG=1");
 		return 0;
 	case TAG_FAULTS:
-		return faultwatch_consume(d->fw) < 0 ? -EIO : 0;
+		return drain_faults(d);
 	case TAG_TABLE:
 		drain(d->table_fd);
 		d->table_armed = 0;
@@ -430,10 +531,14 @@ static int loop(struct daemon *d)
 	struct epoll_event ev[16];
 
 	while (!d->stop) {
-		int n;
+		bool backlog = d->fault_backlog;
+		int timeout = 1000, n;
 
 		/* The stall episode closes by time, not by the next event: wake at least 1/s. */
-		n = epoll_wait(d->epfd, ev, 16, 1000);
+		/* Records left by the budget: look at the other sources, then carry on. */
+		if (backlog || d->flush_backlog)
+			timeout = 0;
+		n = epoll_wait(d->epfd, ev, 16, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -445,7 +550,13 @@ static int loop(struct daemon *d)
 
 			if (ret < 0)
 				log_warn("failed to handle an event source: %s", strerror(-ret));
+			if ((int64_t)ev[i].data.u64 == TAG_FAULTS)
+				backlog = false;
 		}
+		if (backlog && d->fw && drain_faults(d))
+			log_warn("failed to drain the fault ring buffer");
+		flush_faults(d, false);
+		maybe_write_textfile(d);
 		after(d, pipeline_flush(d->pipe, clock_mono_ns()), "the timing window");
 		quick_check_if_due(d);
 		if (clock_mono_ns() - d->last_housekeeping_mono >= DAEMON_HOUSEKEEPING_NS)
@@ -659,6 +770,11 @@ int daemon_run(const struct daemon_opts *o)
 
 	ret = loop(&d);
 	sd_notify(0, "STOPPING=1");
+	/* What is still pending is counted before the counters are left behind. */
+	if (d.fw) {
+		drain_faults(&d);
+		flush_faults(&d, true);
+	}
 	pipeline_textfile(d.pipe)->stopped = true;
 	daemon_write_textfile(&d);
 out:

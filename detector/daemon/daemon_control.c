@@ -64,13 +64,12 @@ void daemon_open_spool(struct daemon *d)
 void daemon_write_textfile(struct daemon *d)
 {
 	struct textfile_state *tf = pipeline_textfile(d->pipe);
-	struct faultwatch_stats fs = { 0 };
 	int r;
 
+	d->tf_dirty = false;
+	d->last_tf_mono = clock_mono_ns();
 	if (!d->cfg.textfile_path[0])
 		return;
-	if (d->fw && !faultwatch_stats(d->fw, &fs))
-		tf->bpf_lost_events = fs.drops;
 	if (d->spool) {
 		struct spool_stats ss;
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "capture/faultwatch.h"
 #include "formats/config.h"
 
 struct faultwatch;
@@ -52,6 +53,14 @@ struct daemon {
 	int64_t last_quick_mono; /* the last quick check, or the last capture (which is one) */
 	bool quick_now; /* a stall or a clock step asked for a quick check */
 	uint64_t quick_checks, quick_differences; /* since start, for `cpudrift status` */
+
+	/* the fault watcher's bounded work */
+	bool fault_backlog; /* records wait in the ring buffer */
+	bool flush_backlog; /* a flush stopped at its budget */
+	int64_t last_flush_mono;
+	bool tf_dirty; /* the textfile changed since it was last written */
+	int64_t last_tf_mono;
+	struct watcher_counts shown; /* the counters in the store's status */
 
 	/* what runs and what does not */
 	bool degraded;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "analysis/classify.h"
+#include "analysis/watchevent.h"
 #include "capture/proctable.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -20,8 +21,10 @@
 struct pipeline {
 	struct pipeline_opts o;
 	struct engine *engine;
+	struct watchevent *watch;
 	uint64_t stored_digest; /* of the newest snapshot in the store */
 	struct textfile_state tf;
+	bool in_batch;
 };
 
 static void engine_opts_from(const struct config *c, struct engine_opts *eo)
@@ -41,8 +44,9 @@ int pipeline__new(const struct pipeline_opts *o, struct pipeline **out)
 	p->o = *o;
 	engine_opts_from(o->cfg, &eo);
 	p->engine = engine__new(&eo);
-	if (!p->engine) {
-		free(p);
+	p->watch = watchevent__new(NULL);
+	if (!p->engine || !p->watch) {
+		pipeline__free(p);
 		return -ENOMEM;
 	}
 	p->tf.shadow_features = -1;
@@ -55,6 +59,7 @@ void pipeline__free(struct pipeline *p)
 	if (!p)
 		return;
 	engine__free(p->engine);
+	watchevent__free(p->watch);
 	free(p);
 }
 
@@ -502,30 +507,80 @@ int pipeline_probes(struct pipeline *p, const struct probe_summary *ps)
 	return deliver(p, &out, engine_probes(p->engine, ps, &out));
 }
 
+/*
+ * The classes the counters use beside the fault classes: faults no site held and no record
+ * detailed, and faults of traced processes (their tracer may have made them: counted apart,
+ * so that no alert on a migration class fires for them).
+ */
+#define UNTRACKED_CLASS "untracked"
+#define TRACED_CLASS "traced"
+
+static void count_faults(struct pipeline *p, const char *cls, const char *feature, uint64_t n)
+{
+	if (!n)
+		return;
+	/* Counters survive retention: they are what says how many, exactly. */
+	if (store_count_fault(p->o.store, cls, feature, (int64_t)n))
+		log_debug("failed to count a fault");
+	textfile_add_fault(&p->tf, cls, feature, (int64_t)n);
+}
+
 int pipeline_fault(struct pipeline *p, const struct fault *f)
 {
 	struct evlist out = { 0 };
-	int ret = engine_fault(p->engine, f, &out);
+	int ret;
 	bool own = false;
 
+	if (f->kind == FAULT_UNTRACKED) {
+		count_faults(p, UNTRACKED_CLASS, "", f->delta);
+		watchevent_untracked(p->watch, f);
+		return 0;
+	}
+	ret = engine_fault(p->engine, f, &out);
 	for (size_t i = 0; !ret && i < out.n; i++) {
 		const struct event *e = out.v[i];
 		const char *cls = body_str(e, "class"), *feature = body_str(e, "feature");
 
+		/* cpudrift's own probes fault by design: neither counted nor reported. */
 		own |= e->kind == EV_FAULT_SIGILL && !strcmp(cls, fault_class_name(FC_PROBE));
-		if (e->kind != EV_FAULT_SIGILL || !strcmp(cls, fault_class_name(FC_PROBE)))
-			continue;
-		/* Every fault counts, the rate-limited ones included; counters survive retention. */
-		if (store_count_fault(p->o.store, cls, feature, 1 + (int64_t)f->suppressed))
-			log_debug("failed to count a fault");
-		textfile_add_fault(&p->tf, cls, feature, 1 + (int64_t)f->suppressed);
+		if (e->kind == EV_FAULT_SIGILL && strcmp(cls, fault_class_name(FC_PROBE)))
+			count_faults(p, f->origin == FAULT_ORIGIN_TRACED ? TRACED_CLASS : cls,
+				     feature, f->delta);
 	}
 	ret = deliver(p, &out, ret);
 	/*
-	 * Any other fault may be the first sign of a move.  Our own probes' faults are not: a
-	 * capture they triggered would probe again, fault again and never stop.
+	 * A new fault is a reason to look at CPUID now; a flush of old ones is not, nor are our
+	 * own probes' faults: a capture they triggered would probe again, fault again and never
+	 * stop.
 	 */
-	return ret < 0 ? ret : ret | (own ? 0 : PIPE_TRIGGER);
+	return ret < 0 || f->kind != FAULT_DETAIL || own ? ret : ret | PIPE_TRIGGER;
+}
+
+void pipeline_forged(struct pipeline *p, const struct forged_signal *s)
+{
+	watchevent_forged(p->watch, s);
+}
+
+int pipeline_watcher(struct pipeline *p, const struct watcher_counts *c, int64_t mono_ns)
+{
+	struct evlist out = { 0 };
+
+	p->tf.bpf_lost_events = c->drops;
+	p->tf.watcher_forged = c->forged;
+	p->tf.watcher_untracked = c->untracked;
+	return deliver(p, &out, watchevent_tick(p->watch, c, mono_ns, &out));
+}
+
+void pipeline_batch_begin(struct pipeline *p)
+{
+	p->in_batch = !store_begin(p->o.store);
+}
+
+void pipeline_batch_end(struct pipeline *p)
+{
+	if (p->in_batch && store_commit(p->o.store))
+		log_warn("failed to commit a batch of events");
+	p->in_batch = false;
 }
 
 int pipeline_observe(struct pipeline *p, const struct observation *o)

@@ -60,7 +60,18 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 /** A later snapshot (ownership moves); stored only when its content changed. */
 int pipeline_snapshot(struct pipeline *p, struct snapshot *s);
 int pipeline_probes(struct pipeline *p, const struct probe_summary *ps);
+/**
+ * A fault record (capture/faultwatch.h): its fault.sigill event, and f->delta faults on
+ * the counters under its class; FAULT_UNTRACKED records only count, as class "untracked".
+ */
 int pipeline_fault(struct pipeline *p, const struct fault *f);
+/** A forged signal, for the next watcher.forged event. */
+void pipeline_forged(struct pipeline *p, const struct forged_signal *s);
+/** The fault watcher's counters now: textfile fields, watcher.forged and watcher.loss. */
+int pipeline_watcher(struct pipeline *p, const struct watcher_counts *c, int64_t mono_ns);
+/** One store transaction around a batch of inputs (a drained ring buffer, a flush). */
+void pipeline_batch_begin(struct pipeline *p);
+void pipeline_batch_end(struct pipeline *p);
 int pipeline_observe(struct pipeline *p, const struct observation *o);
 int pipeline_flush(struct pipeline *p, int64_t mono_ns);
 

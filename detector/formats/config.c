@@ -421,6 +421,15 @@ int config_state_dir(const char *state_dir, const char *config_path, char *out, 
 	}
 	config_defaults(&c);
 	r = config_load(&c, config_path ? config_path : CONFIG_DEFAULT_PATH, !config_path, err);
+	if (r == -EINVAL) {
+		/*
+		 * A reader needs only state_dir: a configuration the daemon would refuse (a typo,
+		 * an edit in progress) must not keep people from their evidence.  Said, not fatal.
+		 */
+		log_warn("%s; reading the store its state_dir names anyway", err->msg);
+		return config_peek_state_dir(config_path ? config_path : CONFIG_DEFAULT_PATH, out,
+					     size);
+	}
 	if (r)
 		return r;
 	snprintf(out, size, "%s", c.state_dir);

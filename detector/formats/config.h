@@ -120,7 +120,9 @@ const char *config_state_dir_given(const char *state_dir);
 /**
  * The state dir a command uses, found the way the daemon finds it: @state_dir
  * (--state-dir), then $CPUDRIFT_STATE_DIR, then the configuration's state_dir
- * (@config_path, or the default file when present), then /var/lib/cpudrift.  0 or -errno.
+ * (@config_path, or the default file when present), then /var/lib/cpudrift.  A
+ * configuration with a bad line elsewhere is warned about, not fatal: readers need only its
+ * state_dir.  0 or -errno.
  */
 int config_state_dir(const char *state_dir, const char *config_path, char *out, size_t size,
 		     struct errbuf *err);

@@ -1,17 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <string.h>
 
+#include "core/escape.h"
 #include "formats/fleetprint.h"
 #include "formats/snapprint.h"
 
 void print_escaped(FILE *f, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\')
-			fprintf(f, "\\x%02x", *p);
-		else
-			fputc(*p, f);
-	}
+	fputs(str_esc(s), f);
 }
 
 /* "label  a b c" wrapped; "-" when empty. */

@@ -20,26 +20,6 @@ struct job {
 	struct errbuf msg;
 };
 
-/*
- * A message that names a file from a glob: control characters become \xNN, so that a
- * file name cannot write to the terminal it is reported on.
- */
-static void escape_msg(struct errbuf *e)
-{
-	struct errbuf out = { "" };
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)e->msg; *p && o + 5 < sizeof(out.msg);
-	     p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\')
-			o += (size_t)snprintf(out.msg + o, sizeof(out.msg) - o, "\\x%02x", *p);
-		else
-			out.msg[o++] = (char)*p;
-	}
-	out.msg[o] = '\0';
-	*e = out;
-}
-
 static void *worker(void *arg)
 {
 	struct job *j = arg;
@@ -109,8 +89,8 @@ int fleet_read_files(struct fleet *f, char *const *paths, size_t n, int threads,
 		pthread_join(tid[t], NULL);
 	pthread_mutex_destroy(&j.lock);
 	if (j.failed < n) {
+		/* The file name is the user's: printers escape it (core/log, core/escape). */
 		*err = j.msg;
-		escape_msg(err);
 		return j.err;
 	}
 	return 0;

@@ -1,8 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/*
- * The atomic write here is the minimal form of what core/safefile (another branch) will
- * give every file cpudrift writes; when that lands, write_at() becomes a call to it.
- */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,48 +8,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/safefile.h"
 #include "formats/snapexport.h"
 #include "formats/snapjson.h"
 
-/* Write @s as @name in @dirfd: unique temporary name, never through a link, then rename. */
+/* Write @s as @name in @dirfd, whole or not at all, never through a link (core/safefile). */
 static int write_at(int dirfd, const char *name, const struct snapshot *s)
 {
-	char tmp[64];
-	FILE *f = NULL;
-	int fd = -1, r = 0;
-	struct timespec ts;
+	struct json_object *j = snapshot_to_json(s);
+	const char *text;
+	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	for (unsigned tries = 0; fd < 0 && tries < 16; tries++) {
-		/* Unique enough with O_EXCL: a name someone planted is skipped, not used. */
-		snprintf(tmp, sizeof(tmp), ".%s.%d.%lx.%u", name, (int)getpid(),
-			 (unsigned long)ts.tv_nsec, tries);
-		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST)
-			return -errno;
-	}
-	if (fd < 0)
-		return -EEXIST;
+	if (!j)
+		return -ENOMEM;
+	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	/* Collectors read it as another user: 0644 whatever the umask. */
-	if (fchmod(fd, 0644))
-		r = -errno;
-	f = r ? NULL : fdopen(fd, "w");
-	if (!r && !f)
-		r = -errno;
-	if (!r)
-		r = snapshot_write_json(s, f);
-	if (f) {
-		if (fflush(f) || fsync(fileno(f)))
-			r = r ?: -errno;
-		if (fclose(f))
-			r = r ?: -errno;
-	} else {
-		close(fd);
-	}
-	if (!r && renameat(dirfd, tmp, dirfd, name))
-		r = -errno;
-	if (r)
-		unlinkat(dirfd, tmp, 0);
+	r = safefile_write_at(dirfd, name, text, strlen(text), 0644, 0);
+	json_object_put(j);
 	return r;
 }
 

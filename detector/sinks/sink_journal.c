@@ -27,6 +27,8 @@ static const char *const message_ids[EV__COUNT] = {
 	[EV_TIMING_CPUID_LATENCY] = "9786762bee264aa89121cd6e92dcaeeb",
 	[EV_MIGRATION_SUSPECTED] = "c992412ede174f228973976e220c61b0",
 	[EV_MIGRATION_RESOLVED] = "a012f69451f74f3ebe52a54b387e2af6",
+	[EV_WATCHER_FORGED] = "b85ff70ac918400faa73b99d40a43742",
+	[EV_WATCHER_LOSS] = "9bcf84fc87fb42679268ebbba0b5f652",
 };
 
 static const int priorities[] = {

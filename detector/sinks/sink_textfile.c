@@ -162,6 +162,13 @@ int textfile_render(const struct textfile_state *t, FILE *f)
 	head(f, "cpudrift_bpf_lost_events_total", "counter",
 	     "Events the BPF programs dropped because the ring buffer was full.");
 	fprintf(f, "cpudrift_bpf_lost_events_total %" PRIu64 "\n", t->bpf_lost_events);
+	head(f, "cpudrift_watcher_forged_signals_total", "counter",
+	     "Watched signals that were not CPU faults (sent or injected): refused as evidence.");
+	fprintf(f, "cpudrift_watcher_forged_signals_total %" PRIu64 "\n", t->watcher_forged);
+	head(f, "cpudrift_watcher_untracked_faults_total", "counter",
+	     "Faults no site could hold, counted in a catch-all (class \"untracked\") and "
+	     "detailed only under a rate limit.");
+	fprintf(f, "cpudrift_watcher_untracked_faults_total %" PRIu64 "\n", t->watcher_untracked);
 	return ferror(f) ? -EIO : 0;
 }
 

@@ -54,6 +54,8 @@ struct textfile_state {
 	uint64_t spool_pending; /* spooled events past the runner's cursor */
 	uint64_t hook_drops[SPOOL_DROP__COUNT]; /* by spool_drop_names */
 	uint64_t bpf_lost_events;
+	uint64_t watcher_forged; /* watched signals that were not CPU faults */
+	uint64_t watcher_untracked; /* faults no site held (counted in a catch-all) */
 };
 
 /** Add @n faults of (@class_, @feature), folding overflow into feature "other". */

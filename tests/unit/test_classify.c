@@ -77,13 +77,48 @@ Test(classify, deliberate_trap_is_not_feature_related)
 	cr_expect_str_eq(fault_class_name(c.cls), "not-feature-related");
 }
 
-Test(classify, own_probes_are_probe)
+Test(classify, own_probes_are_known_by_where_their_code_is)
+{
+	struct classify_input in = input(VADDPS_ZMM, sizeof(VADDPS_ZMM));
+	const struct code_range probes = { .major = 254,
+					   .minor = 1,
+					   .ino = 4242,
+					   .start = 0x4000,
+					   .end = 0x5000,
+					   .code_start = 0x3000,
+					   .code_end = 0x4000 };
+	struct fault f = { .has_map = true,
+			   .map_file = { .valid = true, .major = 254, .minor = 1, .ino = 4242 },
+			   .map_offset = 0x4abc };
+	struct classification c;
+
+	in.fault = &f;
+	in.probe_code = &probes;
+	cr_expect_eq(run(&in, &c), FC_PROBE);
+	/* The same bytes in another file (a copy of the binary) are not ours. */
+	f.map_file.ino = 4243;
+	cr_expect_eq(run(&in, &c), FC_NEVER_ADVERTISED);
+	/* Nor is our file outside the probe section. */
+	f.map_file.ino = 4242;
+	f.map_offset = 0x5000;
+	cr_expect_eq(run(&in, &c), FC_NEVER_ADVERTISED);
+	/* The kernel could not read the VMA: the offset in the executable's code decides. */
+	f.has_map = false;
+	f.exe_file = (struct fault_file){ .valid = true, .major = 254, .minor = 1, .ino = 4242 };
+	f.in_exe_code = true;
+	f.exe_code_offset = 0x3abc;
+	cr_expect_eq(run(&in, &c), FC_PROBE);
+	f.exe_code_offset = 0x4000;
+	cr_expect_eq(run(&in, &c), FC_NEVER_ADVERTISED);
+}
+
+Test(classify, a_name_makes_no_probe)
 {
 	struct classify_input in = input(VADDPS_ZMM, sizeof(VADDPS_ZMM));
 	struct classification c;
 
 	in.comm = PROBE_COMM;
-	cr_expect_eq(run(&in, &c), FC_PROBE);
+	cr_expect_eq(run(&in, &c), FC_NEVER_ADVERTISED);
 }
 
 Test(classify, unreadable_bytes_are_undecodable)

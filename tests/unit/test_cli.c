@@ -173,6 +173,20 @@ Test(cli, state_dir_flag_then_env_then_config_then_default)
 	out = tu_run(cmd, &rc);
 	cr_expect(strstr(out, "confstore"), "the configuration's state_dir is not used:\n%s", out);
 	free(out);
+	/*
+	 * A configuration the daemon would refuse (a typo in another key) still names the store
+	 * to read: the reader says so and reads it.
+	 */
+	f = fopen(conf, "a");
+	cr_assert(f);
+	fprintf(f, "no_such_key = 1\n");
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "CPUDRIFT_STATE_DIR= %s events --config %s 2>&1",
+		 tu_build("cpudrift"), conf);
+	out = tu_run(cmd, &rc);
+	cr_expect(strstr(out, "confstore"), "a bad line elsewhere hides the store:\n%s", out);
+	cr_expect(strstr(out, "unknown key 'no_such_key'"), "the bad line is not named:\n%s", out);
+	free(out);
 	/* No flag, no environment, no configuration: the daemon's default, named. */
 	out = cli("events --config /dev/null", &rc);
 	cr_expect(strstr(out, "/var/lib/cpudrift"), "the default state dir is not used:\n%s", out);

@@ -7,8 +7,8 @@
  * resident memory stays bounded.
  *
  * The fault has to be a migration's: the store is seeded (through `run --replay`) with a
- * baseline of this machine plus AVX512-FP16, which this CPU lacks, and the latest snapshot
- * of this machine as it is; the child then executes an FP16 instruction, which the daemon
+ * baseline of this machine plus TBM, which this CPU lacks, and the latest snapshot of this
+ * machine as it is; the child then executes a TBM instruction, which the daemon
  * classifies feature-lost and turns into a high verdict that lists the processes at risk.
  */
 #include <criterion/criterion.h>
@@ -31,13 +31,19 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "core/clock.h"
 #include "core/features.h"
 #include "testutil.h"
 
 #define SLEEPERS 10000
 #define WATCHDOG_USEC 2000000 /* systemd would kill a service silent for this long */
-/* vaddph zmm0, zmm1, zmm2: AVX512-FP16, which this machine's CPUs do not have */
-#define FP16_BYTES "62f5744858c2"
+/*
+ * bextr eax, eax, 1 in its TBM (XOP) form: AMD dropped TBM after Bulldozer, and no other
+ * test here executes it, so no other test's fault on this shared machine reads as this
+ * baseline's loss.
+ */
+#define LOST_FEATURE "tbm"
+#define LOST_BYTES "8fea7810c001000000"
 
 static char dir[256];
 static pid_t daemon_pid, sleepers_pid;
@@ -99,11 +105,11 @@ static long rss_kb(pid_t pid)
 	return kb;
 }
 
-/* Add AVX512-FP16 to a snapshot's CPUID (leaf 7.0 EDX, from the feature table). */
-static void add_fp16(struct json_object *snap)
+/* Add LOST_FEATURE to a snapshot's CPUID (its bit from the feature table). */
+static void add_lost(struct json_object *snap)
 {
 	static const char *const regs[] = { "eax", "ebx", "ecx", "edx" };
-	const struct feature *f = &feature_table[feature_lookup("avx512_fp16")];
+	const struct feature *f = &feature_table[feature_lookup(LOST_FEATURE)];
 	struct json_object *vcpus, *feats;
 
 	cr_assert(json_object_object_get_ex(snap, "vcpus", &vcpus));
@@ -129,7 +135,7 @@ static void add_fp16(struct json_object *snap)
 		}
 	}
 	if (json_object_object_get_ex(snap, "features", &feats))
-		json_object_array_add(feats, json_object_new_string("avx512_fp16"));
+		json_object_array_add(feats, json_object_new_string(LOST_FEATURE));
 }
 
 static void shift(struct json_object *o, const char *key, int64_t by)
@@ -143,7 +149,7 @@ static void shift(struct json_object *o, const char *key, int64_t by)
 
 /*
  * The seed: this machine's snapshot and probe run (a one-second `cpudrift record`), first
- * with FP16 added two seconds earlier, then as it is.
+ * with LOST_FEATURE added two seconds earlier, then as it is.
  */
 static void seed_store(void)
 {
@@ -186,7 +192,7 @@ static void seed_store(void)
 		shift(cap, "monotonic_ns", by);
 		shift(cap, "realtime_ns", by);
 		if (!pass)
-			add_fp16(snap);
+			add_lost(snap);
 		fprintf(f, "%s\n%s\n", json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN),
 			json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
 		json_object_put(c);
@@ -217,7 +223,7 @@ static void seed_store(void)
 	snprintf(cmd, sizeof(cmd), "%s baseline show --json --state-dir %s", tu_build("cpudrift"),
 		 path("state"));
 	rec = run_capture(cmd);
-	cr_assert(strstr(rec, "avx512_fp16"), "the seeded baseline lacks FP16: %s", rec);
+	cr_assert(strstr(rec, LOST_FEATURE), "the seeded baseline lacks %s: %s", LOST_FEATURE, rec);
 	free(rec);
 }
 
@@ -321,24 +327,24 @@ static struct json_object *get(struct json_object *o, const char *k)
 	return v;
 }
 
-/* The newest migration.suspected whose at_risk counts at least @n processes. */
-static struct json_object *verdict_with(long n, int ms)
+/* The newest migration.suspected whose reasons hold the fault of @pid; NULL after @ms. */
+static struct json_object *verdict_for(pid_t pid, int ms)
 {
-	char cmd[1024];
+	char cmd[1024], needle[64];
 
 	snprintf(cmd, sizeof(cmd), "%s events --json --kind migration.suspected --state-dir %s",
 		 tu_build("cpudrift"), path("state"));
+	snprintf(needle, sizeof(needle), "(pid %d)", pid);
 	for (int t = 0; t < ms; t += 500) {
 		char *out = run_capture(cmd), *save = NULL;
 		struct json_object *found = NULL;
 
 		for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-			struct json_object *e = json_tokener_parse(l), *body, *ar, *total;
+			struct json_object *e = json_tokener_parse(l), *body, *reasons, *ar;
 
-			if (e && json_object_object_get_ex(e, "body", &body) &&
-			    json_object_object_get_ex(body, "at_risk", &ar) &&
-			    json_object_object_get_ex(ar, "total", &total) &&
-			    json_object_get_int64(total) >= n) {
+			if (e && strstr(l, needle) && json_object_object_get_ex(e, "body", &body) &&
+			    json_object_object_get_ex(body, "reasons", &reasons) &&
+			    json_object_object_get_ex(body, "at_risk", &ar)) {
 				json_object_put(found);
 				found = e;
 			} else {
@@ -353,12 +359,36 @@ static struct json_object *verdict_with(long n, int ms)
 	return NULL;
 }
 
+/* Run the fault helper on LOST_BYTES; its pid. */
+static pid_t lost_feature_fault(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		execl(tu_build("tests/helpers/sigill_child"), "sigill_child", "bytes", LOST_BYTES,
+		      (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGILL,
+		  "the %s instruction did not fault here (status 0x%x)", LOST_FEATURE, status);
+	return pid;
+}
+
 Test(daemon_atrisk, ten_thousand_processes_keep_the_watchdog_fed, .fini = stop_all, .timeout = 300)
 {
-	char conf[1024], buf[4096], wd[32], line[64];
+	char conf[1024], wd[32], line[64];
 	struct notes notes = { .fd = -1 };
 	struct json_object *v, *ar, *procs;
 	long rss0, rss1, started = 0;
+	int64_t spawned_boot_ns;
+	pid_t fault, daemon_pid_was;
 	int in[2], out[2];
 	pthread_t reader;
 	FILE *sl;
@@ -433,29 +463,18 @@ Test(daemon_atrisk, ten_thousand_processes_keep_the_watchdog_fed, .fini = stop_a
 	if (started < SLEEPERS)
 		cr_skip_test("only %ld of %d processes could be started (pid_max, pids.max)",
 			     started, SLEEPERS);
+	/* start times have clock-tick resolution */
+	usleep(20000);
+	spawned_boot_ns = clock_boot_ns();
 
 	/* the table takes them in at its next pass, a slice at a time */
 	cr_assert(wait_log("process table: ", SLEEPERS, 90000),
 		  "the process table never held %d processes; log:\n%s", SLEEPERS,
 		  tu_read_file(path("daemon.log")));
 	/* a real SIGILL of a feature the baseline had: a verdict listing the processes at risk */
-	snprintf(buf, sizeof(buf), "%s bytes %s </dev/null >/dev/null 2>&1",
-		 tu_build("tests/helpers/sigill_child"), FP16_BYTES);
-	cr_expect_neq(system(buf), 0);
-	v = verdict_with(SLEEPERS, 30000);
-	cr_assert_not_null(v, "no verdict listing %d processes; log:\n%s", SLEEPERS,
-			   tu_read_file(path("daemon.log")));
+	fault = lost_feature_fault();
+	v = verdict_for(fault, 60000);
 	rss1 = rss_kb(daemon_pid);
-	ar = get(get(v, "body"), "at_risk");
-	procs = get(ar, "processes");
-	cr_expect_eq(json_object_array_length(procs), 50);
-	for (size_t i = 0; i < json_object_array_length(procs); i++)
-		cr_expect_neq(json_object_get_int(get(json_object_array_get_idx(procs, i), "pid")),
-			      daemon_pid, "cpudrift lists itself");
-	cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(get(ar, "lost"), 0)),
-			 "avx512_fp16");
-	cr_expect_gt(json_object_array_length(get(ar, "groups")), 0);
-	json_object_put(v);
 
 	/* let them go; the daemon keeps pinging */
 	close(sleepers_in);
@@ -463,6 +482,7 @@ Test(daemon_atrisk, ten_thousand_processes_keep_the_watchdog_fed, .fini = stop_a
 	waitpid(sleepers_pid, NULL, 0);
 	sleepers_pid = 0;
 	sleep(3);
+	daemon_pid_was = daemon_pid;
 	kill(daemon_pid, SIGTERM);
 	waitpid(daemon_pid, NULL, 0);
 	daemon_pid = 0;
@@ -477,5 +497,35 @@ Test(daemon_atrisk, ten_thousand_processes_keep_the_watchdog_fed, .fini = stop_a
 	cr_log_info("%ld pings, longest gap %.3f s; RSS %ld kB before, %ld kB with %d processes",
 		    (long)notes.pings, notes.max_gap / 1e9, rss0, rss1, SLEEPERS);
 	/* bounded: 32 bytes an entry, shared cgroup paths, the list's own temporaries */
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's shadow memory and quarantine make RSS no measure: the plain build checks it. */
+	cr_log_info("RSS not checked under ASan");
+#else
 	cr_expect_lt(rss1 - rss0, 8 * 1024, "RSS grew from %ld to %ld kB", rss0, rss1);
+#endif
+
+	/*
+	 * The verdict opens at its first evidence.  Any process on this machine may fault or
+	 * stall: evidence from before the processes started is not this test's, and a list
+	 * that leaves them out is then right.
+	 */
+	if (!v)
+		cr_assert_fail("no verdict names the fault of pid %d; log:\n%s", fault,
+			       tu_read_file(path("daemon.log")));
+	ar = get(get(v, "body"), "at_risk");
+	if (json_object_get_int64(get(ar, "change_boot_ns")) < spawned_boot_ns) {
+		json_object_put(v);
+		cr_skip_test("the verdict opened on evidence from before the test's processes "
+			     "started (another process on this machine)");
+	}
+	cr_expect_geq(json_object_get_int64(get(ar, "total")), SLEEPERS);
+	procs = get(ar, "processes");
+	cr_expect_eq(json_object_array_length(procs), 50);
+	for (size_t i = 0; i < json_object_array_length(procs); i++)
+		cr_expect_neq(json_object_get_int(get(json_object_array_get_idx(procs, i), "pid")),
+			      daemon_pid_was, "cpudrift lists itself");
+	cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(get(ar, "lost"), 0)),
+			 LOST_FEATURE);
+	cr_expect_gt(json_object_array_length(get(ar, "groups")), 0);
+	json_object_put(v);
 }

@@ -799,3 +799,76 @@ Test(proctable, a_child_in_a_service_cgroup_is_grouped_under_it, .fini = rm_cgro
 	json_object_put(ar);
 	proctable__free(t);
 }
+
+/* --- a glibc-hwcaps library, as ld.so maps one ----------------------------------------------- */
+
+static char lib_dir[512];
+
+static void rm_lib(void)
+{
+	stop_kids();
+	if (lib_dir[0])
+		tu_rmtree(lib_dir);
+	lib_dir[0] = 0;
+}
+
+Test(proctable, a_child_mapping_hwcaps_above_the_level_comes_first, .fini = rm_lib)
+{
+	char lib[600];
+	int p[2], fd;
+	pid_t c;
+	char go;
+	struct proctable *t;
+	struct json_object *ar, *e;
+
+	/* in the build folder: /tmp may be mounted noexec */
+	snprintf(lib_dir, sizeof(lib_dir), "%s", tu_build("tests/hwcaps-XXXXXX"));
+	cr_assert_not_null(mkdtemp(lib_dir));
+	snprintf(lib, sizeof(lib), "%s/glibc-hwcaps", lib_dir);
+	mkdir(lib, 0755);
+	snprintf(lib, sizeof(lib), "%s/glibc-hwcaps/x86-64-v3", lib_dir);
+	mkdir(lib, 0755);
+	snprintf(lib, sizeof(lib), "%s/glibc-hwcaps/x86-64-v3/libfake.so.1", lib_dir);
+	fd = open(lib, O_WRONLY | O_CREAT, 0755);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	close(fd);
+	cr_assert_eq(pipe(p), 0);
+	c = track(fork());
+	if (!c) {
+		long page = sysconf(_SC_PAGESIZE);
+		char *m;
+
+		child_setup();
+		/* 20,000 anonymous mappings first: the library is not near the start of maps */
+		m = mmap(NULL, 20000 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		for (long i = 0; m != MAP_FAILED && i < 20000; i += 2)
+			mprotect(m + i * page, page, PROT_READ | PROT_WRITE);
+		fd = open(lib, O_RDONLY);
+		if (fd < 0 ||
+		    mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0) == MAP_FAILED)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &go, 1), 1, "the child could not map %s", lib);
+	close(p[0]);
+	tick();
+	t = table("/proc", 0);
+	ar = at_risk(t, clock_boot_ns(), 2);
+	e = listed(ar, c);
+	cr_assert_not_null(e);
+	cr_expect_eq(json_object_get_int(get(e, "hwcaps_level")), 3);
+	cr_expect(json_object_get_boolean(get(e, "above_level")));
+	cr_expect_eq(rank_of(ar, c), 0, "the process above the level is not first");
+	cr_expect(strstr(json_object_get_string(get(e, "reason")), "x86-64-v3 above v2"));
+	json_object_put(ar);
+	/* on a v3 VM the same library is no risk */
+	ar = at_risk(t, clock_boot_ns(), 3);
+	cr_expect_not(json_object_get_boolean(get(listed(ar, c), "above_level")));
+	json_object_put(ar);
+	proctable__free(t);
+}

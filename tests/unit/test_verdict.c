@@ -168,9 +168,38 @@ Test(verdict, faults_outside_the_migration_classes_do_not_count)
 
 Test(verdict, a_feature_lost_fault_alone_is_high)
 {
-	struct event *v[] = { ev(EV_FAULT_SIGILL, 10, "x", "class", "advertised-but-faulting") };
+	struct event *v[] = { ev(EV_FAULT_SIGILL, 10, "x", "class", "feature-lost") };
 
 	cr_expect_eq(fuse(v, 1), CONF_HIGH);
+}
+
+/*
+ * Advertised but faulting rests on the bytes read after the fault: alone it is no verdict
+ * until a probe faults on the same feature; confirmed, it is high.
+ */
+Test(verdict, advertised_but_faulting_counts_once_a_probe_confirms_it)
+{
+	struct event *alone[] = { ev(EV_FAULT_SIGILL, 10, "x", "class",
+				     "advertised-but-faulting") };
+	struct event *probed[] = { ev(EV_FAULT_SIGILL, 10, "x", "class",
+				      "advertised-but-faulting") };
+
+	cr_expect_eq(fuse(alone, 1), CONF_NONE);
+	json_object_object_add(probed[0]->body, "probe_confirms", json_object_new_boolean(true));
+	cr_expect_eq(fuse(probed, 1), CONF_HIGH);
+}
+
+Test(verdict, faults_of_a_traced_process_weigh_nothing)
+{
+	struct event *v[] = { ev(EV_FAULT_SIGILL, 10, "x", "class", "advertised-but-faulting"),
+			      ev(EV_FAULT_SIGILL, 11, "x", "class", "feature-lost"),
+			      ev(EV_WATCHER_FORGED, 12, "forge", NULL, NULL),
+			      ev(EV_WATCHER_LOSS, 13, "spray", NULL, NULL) };
+
+	/* A tracer may have injected the signal or written the bytes. */
+	json_object_object_add(v[0]->body, "origin", json_object_new_string("traced"));
+	json_object_object_add(v[1]->body, "origin", json_object_new_string("traced"));
+	cr_expect_eq(fuse(v, 4), CONF_NONE);
 }
 
 Test(verdict, evidence_outside_the_window_does_not_fuse)
