@@ -95,17 +95,22 @@ static __always_inline int log2_u64(__u64 v)
 
 /*
  * hrtimer_start (every enqueue: a start, a restart from the callback, a move to another
- * CPU): remember the timer only when its expiry has already passed.  Every other arming
- * leaves at the second comparison; this runs thousands of times a second.
+ * CPU): remember the timer only when its expiry has already passed.  This runs thousands
+ * of times a second on a busy machine (every tick restarts its timer), so what cannot be
+ * in the past leaves before the clock is read, the costly part here: a relative timer
+ * (expiry = now + a delay that timerfd, nanosleep and POSIX timers check is not
+ * negative), and a timer restarting from its own callback (hrtimer_forward_now put its
+ * expiry after now; the base is running it).
  */
-static __always_inline int arm(__u64 timer, __s64 expires, bool soft, int clockid)
+static __always_inline int arm(__u64 timer, __s64 expires, bool soft, bool rel, bool restart,
+			       int clockid)
 {
 	struct stall_past_arm v;
 	struct stall_cpu_stats *st;
 	__u32 zero = 0;
 	__s64 now;
 
-	if (soft || !counted(clockid))
+	if (soft || rel || restart || !counted(clockid))
 		return 0;
 	now = clockid == CLK_MONOTONIC ? bpf_ktime_get_ns() : bpf_ktime_get_boot_ns();
 	if (expires > now)
@@ -207,16 +212,22 @@ int BPF_PROG(stall_raw, struct hrtimer *timer, ktime_t *now)
 		      BPF_CORE_READ(timer, is_soft), BPF_CORE_READ(timer, base, clockid));
 }
 
-/* Only the timer is read: kernels before 6.17 have no third argument (was_armed). */
+/* Timer and mode only: kernels before 6.17 have no third argument (was_armed). */
 SEC("tp_btf/hrtimer_start")
-int BPF_PROG(stall_arm_btf, struct hrtimer *timer)
+int BPF_PROG(stall_arm_btf, struct hrtimer *timer, enum hrtimer_mode mode)
 {
-	return arm((__u64)timer, timer->node.expires, timer->is_soft, timer->base->clockid);
+	struct hrtimer_clock_base *base = timer->base;
+
+	return arm((__u64)timer, timer->node.expires, timer->is_soft, mode & HRTIMER_MODE_REL,
+		   base->running == timer, base->clockid);
 }
 
 SEC("raw_tp/hrtimer_start")
-int BPF_PROG(stall_arm_raw, struct hrtimer *timer)
+int BPF_PROG(stall_arm_raw, struct hrtimer *timer, enum hrtimer_mode mode)
 {
+	struct hrtimer_clock_base *base = BPF_CORE_READ(timer, base);
+
 	return arm((__u64)timer, BPF_CORE_READ(timer, node.expires), BPF_CORE_READ(timer, is_soft),
-		   BPF_CORE_READ(timer, base, clockid));
+		   mode & HRTIMER_MODE_REL, BPF_CORE_READ(base, running) == timer,
+		   BPF_CORE_READ(base, clockid));
 }
