@@ -26,6 +26,18 @@ struct stall_cpu_stats {
 	__u64 sum_ns; /* for the mean */
 	__u64 dropped; /* late events lost to a full ring buffer */
 	__u64 hist[STALL_HIST_BUCKETS];
+	__u64 armed_past; /* timers armed with an expiry already past (hrtimer_start) */
+	__u64 excused; /* of those, expiries above the threshold measured from the arming */
+};
+
+/*
+ * A timer armed when its expiry had already passed ("fire now": systemd's sd-event arms
+ * its timerfds at absolute 1 ns).  It cannot run before it was armed, so its lateness
+ * counts from @armed_ns, not from @expires.  Both in the timer's own clock base.
+ */
+struct stall_past_arm {
+	__s64 expires;
+	__s64 armed_ns;
 };
 
 #endif

@@ -35,6 +35,10 @@ struct hostclock_state {
 	char name[16];
 	int64_t offset_ns, err_ns;
 	int64_t steps_then; /* t->step_sum when this offset was taken */
+	/* a step seen once, waiting for the next reading to confirm or cancel it */
+	bool pending;
+	struct observation first; /* the reading that showed it */
+	int64_t first_jump, first_steps;
 };
 
 struct timing {
@@ -233,11 +237,55 @@ static int clock_step_feed(struct timing *t, const struct observation *o, struct
 	return evlist_push(out, e);
 }
 
+/*
+ * The jump of @off (taken when t->step_sum was @steps_now) against @ref_off (taken when it
+ * was @ref_steps), and the tolerance of the pair.  A step of CLOCK_REALTIME moves the
+ * offset too; that is the clock_step rule's job, so it is taken out.  Hostile recordings
+ * can make any of these sums overflow: false, and the sample only becomes the new
+ * reference.
+ */
+static bool host_jump(const struct timing *t, int64_t off, int64_t err, int64_t steps_now,
+		      int64_t ref_off, int64_t ref_err, int64_t ref_steps, int64_t *jump,
+		      int64_t *tol)
+{
+	int64_t steps;
+
+	return !(__builtin_sub_overflow(off, ref_off, jump) ||
+		 __builtin_sub_overflow(steps_now, ref_steps, &steps) ||
+		 __builtin_add_overflow(*jump, steps, jump) || *jump == INT64_MIN ||
+		 __builtin_add_overflow(abs64(ref_err), abs64(err), tol) ||
+		 __builtin_add_overflow(*tol, t->th.hostclock_ns, tol));
+}
+
+static int hostclock_event(const struct observation *o, int64_t jump, struct evlist *out)
+{
+	struct event *e;
+
+	e = observe_event(
+		o, EV_TIMING_CLOCK_STEP, SEV_WARNING, o->text,
+		jump > 0 ? "%s moved %.3f s ahead of CLOCK_REALTIME: guest time stood still" :
+			   "%s fell %.3f s behind CLOCK_REALTIME",
+		o->text, abs64(jump) / 1e9);
+	if (e) {
+		body_str(e, "clock", o->text);
+		body_i64(e, "jump_ns", jump);
+		body_i64(e, "offset_ns", o->hostclock.offset_ns);
+		body_i64(e, "err_ns", o->hostclock.err_ns);
+	}
+	return evlist_push(out, e);
+}
+
+/*
+ * A host-clock step is reported only when it holds: the reading that shows it waits for
+ * the next one.  Back at the old offset, it was noise (a late wake-up, a preempted read):
+ * nothing is reported.  At the new offset, it is confirmed and reported with the time of
+ * the reading that first showed it.  Anywhere else, that reading waits in its place.
+ */
 static int hostclock_feed(struct timing *t, const struct observation *o, struct evlist *out)
 {
 	struct hostclock_state *h = NULL;
-	int64_t jump, steps, tol;
-	struct event *e;
+	int64_t jump, tol, again, tol2;
+	int err = 0;
 
 	for (int i = 0; i < t->nhost; i++)
 		if (!strcmp(t->host[i].name, o->text))
@@ -249,38 +297,33 @@ static int hostclock_feed(struct timing *t, const struct observation *o, struct 
 		snprintf(h->name, sizeof(h->name), "%.15s", o->text);
 		goto remember;
 	}
-	/*
-	 * A step of CLOCK_REALTIME moves the offset too; that is the clock_step rule's job.
-	 * Hostile recordings can make any of these sums overflow: such a sample only
-	 * becomes the new baseline.
-	 */
-	if (__builtin_sub_overflow(o->hostclock.offset_ns, h->offset_ns, &jump) ||
-	    __builtin_sub_overflow(t->step_sum, h->steps_then, &steps) ||
-	    __builtin_add_overflow(jump, steps, &jump) || jump == INT64_MIN ||
-	    __builtin_add_overflow(abs64(h->err_ns), abs64(o->hostclock.err_ns), &tol) ||
-	    __builtin_add_overflow(tol, t->th.hostclock_ns, &tol))
+	if (!host_jump(t, o->hostclock.offset_ns, o->hostclock.err_ns, t->step_sum, h->offset_ns,
+		       h->err_ns, h->steps_then, &jump, &tol))
 		goto remember;
-	if (abs64(jump) > tol) {
-		e = observe_event(
-			o, EV_TIMING_CLOCK_STEP, SEV_WARNING, o->text,
-			jump > 0 ?
-				"%s moved %.3f s ahead of CLOCK_REALTIME: guest time stood still" :
-				"%s fell %.3f s behind CLOCK_REALTIME",
-			o->text, abs64(jump) / 1e9);
-		if (e) {
-			body_str(e, "clock", o->text);
-			body_i64(e, "jump_ns", jump);
-			body_i64(e, "offset_ns", o->hostclock.offset_ns);
-			body_i64(e, "err_ns", o->hostclock.err_ns);
-		}
-		if (evlist_push(out, e))
-			return -ENOMEM;
+	if (abs64(jump) <= tol) {
+		/* at the old offset: a pending step was a step and its opposite */
+		h->pending = false;
+		goto remember;
 	}
+	if (h->pending &&
+	    host_jump(t, o->hostclock.offset_ns, o->hostclock.err_ns, t->step_sum,
+		      h->first.hostclock.offset_ns, h->first.hostclock.err_ns, h->first_steps,
+		      &again, &tol2) &&
+	    abs64(again) <= tol2) {
+		h->pending = false;
+		err = hostclock_event(&h->first, h->first_jump, out);
+		goto remember;
+	}
+	h->pending = true;
+	h->first = *o;
+	h->first_jump = jump;
+	h->first_steps = t->step_sum;
+	return 0;
 remember:
 	h->offset_ns = o->hostclock.offset_ns;
 	h->err_ns = o->hostclock.err_ns;
 	h->steps_then = t->step_sum;
-	return 0;
+	return err;
 }
 
 static int cmp_i64(const void *a, const void *b)

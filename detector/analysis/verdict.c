@@ -141,6 +141,140 @@ static struct json_object *find_reason(struct json_object *reasons, const char *
 	return NULL;
 }
 
+/* --- the tally ---------------------------------------------------------------------------- */
+
+int verdict_tally_init(struct verdict_tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->reasons = json_object_new_array();
+	return t->reasons ? 0 : -ENOMEM;
+}
+
+void verdict_tally_clear(struct verdict_tally *t)
+{
+	json_object_put(t->reasons);
+	memset(t, 0, sizeof(*t));
+}
+
+int verdict_tally_add(struct verdict_tally *t, const struct event *e)
+{
+	struct json_object *have, *cnt, *r;
+	struct verdict_reason w;
+
+	if (!verdict_weigh(e, &w))
+		return 0;
+	if (!t->score || e->monotonic_ns < t->first_mono_ns) {
+		t->first_mono_ns = e->monotonic_ns;
+		t->first_real_ns = e->realtime_ns;
+	}
+	if (!t->score || e->monotonic_ns > t->last_mono_ns) {
+		t->last_mono_ns = e->monotonic_ns;
+		t->last_real_ns = e->realtime_ns;
+	}
+	t->forced |= w.forces_high;
+	t->hardware |= w.hardware;
+	t->loss |= w.forces_high || e->sev == SEV_CRITICAL;
+	have = find_reason(t->reasons, w.key);
+	if (have) {
+		json_object_object_get_ex(have, "count", &cnt);
+		json_object_set_int(cnt, json_object_get_int(cnt) + 1);
+		return 0;
+	}
+	r = reason_json(e, &w);
+	if (!r || json_object_array_add(t->reasons, r)) {
+		json_object_put(r);
+		return -ENOMEM;
+	}
+	t->score += w.weight;
+	return 1;
+}
+
+enum confidence verdict_tally_confidence(const struct verdict_tally *t,
+					 const struct verdict_opts *o)
+{
+	enum confidence c = CONF_NONE;
+
+	if (t->forced || t->score >= o->high)
+		c = CONF_HIGH;
+	else if (t->score >= o->medium)
+		c = CONF_MEDIUM;
+	else if (t->score >= o->low)
+		c = CONF_LOW;
+	if (!t->hardware && c > CONF_LOW)
+		c = CONF_LOW;
+	return c;
+}
+
+void verdict_tally_result(const struct verdict_tally *t, const struct verdict_opts *o,
+			  struct verdict_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->conf = verdict_tally_confidence(t, o);
+	r->score = t->score;
+	r->first_mono_ns = t->first_mono_ns;
+	r->first_real_ns = t->first_real_ns;
+	r->last_mono_ns = t->last_mono_ns;
+	r->last_real_ns = t->last_real_ns;
+	r->hardware = t->hardware;
+	r->loss = t->loss;
+	r->reasons = json_object_get(t->reasons);
+}
+
+struct json_object *verdict_tally_to_json(const struct verdict_tally *t)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "score", json_object_new_int(t->score));
+	json_object_object_add(o, "forced", json_object_new_boolean(t->forced));
+	json_object_object_add(o, "hardware", json_object_new_boolean(t->hardware));
+	json_object_object_add(o, "loss", json_object_new_boolean(t->loss));
+	json_object_object_add(o, "first_mono_ns", json_object_new_int64(t->first_mono_ns));
+	json_object_object_add(o, "first_real_ns", json_object_new_int64(t->first_real_ns));
+	json_object_object_add(o, "last_mono_ns", json_object_new_int64(t->last_mono_ns));
+	json_object_object_add(o, "last_real_ns", json_object_new_int64(t->last_real_ns));
+	json_object_object_add(o, "reasons", json_object_get(t->reasons));
+	return o;
+}
+
+static bool get_member(struct json_object *j, const char *k, json_type type, struct json_object **v)
+{
+	return json_object_object_get_ex(j, k, v) && json_object_is_type(*v, type);
+}
+
+int verdict_tally_from_json(struct json_object *j, struct verdict_tally *t)
+{
+	static const char *const times[] = { "first_mono_ns", "first_real_ns", "last_mono_ns",
+					     "last_real_ns" };
+	int64_t *dst[] = { &t->first_mono_ns, &t->first_real_ns, &t->last_mono_ns,
+			   &t->last_real_ns };
+	struct json_object *v, *r;
+
+	memset(t, 0, sizeof(*t));
+	if (!j || !get_member(j, "reasons", json_type_array, &r) ||
+	    !get_member(j, "score", json_type_int, &v))
+		return -EINVAL;
+	t->score = json_object_get_int(v);
+	for (size_t i = 0; i < 4; i++) {
+		if (!get_member(j, times[i], json_type_int, &v))
+			return -EINVAL;
+		*dst[i] = json_object_get_int64(v);
+	}
+	t->forced = get_member(j, "forced", json_type_boolean, &v) && json_object_get_boolean(v);
+	t->hardware =
+		get_member(j, "hardware", json_type_boolean, &v) && json_object_get_boolean(v);
+	t->loss = get_member(j, "loss", json_type_boolean, &v) && json_object_get_boolean(v);
+	/* Each reason must name its key, or a repeat could not find it. */
+	for (size_t i = 0; i < json_object_array_length(r); i++)
+		if (!get_member(json_object_array_get_idx(r, i), "reason", json_type_string, &v))
+			return -EINVAL;
+	t->reasons = json_object_get(r);
+	return 0;
+}
+
+/* --- a window ----------------------------------------------------------------------------- */
+
 static int cmp_mono(const void *a, const void *b)
 {
 	const struct event *x = *(struct event *const *)a, *y = *(struct event *const *)b;
@@ -151,68 +285,39 @@ static int cmp_mono(const void *a, const void *b)
 int verdict_fuse(struct event *const *ev, size_t n, const struct verdict_opts *o,
 		 struct verdict_result *r)
 {
+	struct verdict_tally t;
 	struct event **sorted = NULL;
 	int64_t newest = INT64_MIN;
-	bool forced = false;
-	int ret = 0;
+	int ret;
 
 	memset(r, 0, sizeof(*r));
-	r->reasons = json_object_new_array();
-	if (!r->reasons)
-		return -ENOMEM;
-	if (!n)
-		return 0;
-	sorted = malloc(n * sizeof(*sorted));
-	if (!sorted) {
-		ret = -ENOMEM;
-		goto out;
+	ret = verdict_tally_init(&t);
+	if (ret)
+		return ret;
+	if (n) {
+		sorted = malloc(n * sizeof(*sorted));
+		if (!sorted) {
+			verdict_tally_clear(&t);
+			return -ENOMEM;
+		}
+		memcpy(sorted, ev, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), cmp_mono);
 	}
-	memcpy(sorted, ev, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_mono);
 	for (size_t i = 0; i < n; i++) {
 		struct verdict_reason w;
 
 		if (verdict_weigh(sorted[i], &w) && sorted[i]->monotonic_ns > newest)
 			newest = sorted[i]->monotonic_ns;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct event *e = sorted[i];
-		struct json_object *have, *cnt;
-		struct verdict_reason w;
-
-		if (!verdict_weigh(e, &w) || e->monotonic_ns < newest - o->window_ns)
-			continue;
-		if (!r->score) {
-			r->first_mono_ns = e->monotonic_ns;
-			r->first_real_ns = e->realtime_ns;
-		}
-		r->last_mono_ns = e->monotonic_ns;
-		r->last_real_ns = e->realtime_ns;
-		forced |= w.forces_high;
-		r->hardware |= w.hardware;
-		r->loss |= w.forces_high || e->sev == SEV_CRITICAL;
-		have = find_reason(r->reasons, w.key);
-		if (have) {
-			json_object_object_get_ex(have, "count", &cnt);
-			json_object_set_int(cnt, json_object_get_int(cnt) + 1);
-			continue;
-		}
-		json_object_array_add(r->reasons, reason_json(e, &w));
-		r->score += w.weight;
-	}
-	if (forced || r->score >= o->high)
-		r->conf = CONF_HIGH;
-	else if (r->score >= o->medium)
-		r->conf = CONF_MEDIUM;
-	else if (r->score >= o->low)
-		r->conf = CONF_LOW;
-	if (!r->hardware && r->conf > CONF_LOW)
-		r->conf = CONF_LOW;
-out:
+	/* Nothing weighs: nothing to tally (and no newest to measure the window from). */
+	for (size_t i = 0; i < n && ret >= 0 && newest != INT64_MIN; i++)
+		if (sorted[i]->monotonic_ns >= newest - o->window_ns)
+			ret = verdict_tally_add(&t, sorted[i]);
 	free(sorted);
-	if (ret)
-		verdict_result_clear(r);
-	return ret;
+	if (ret >= 0)
+		verdict_tally_result(&t, o, r);
+	verdict_tally_clear(&t);
+	return ret < 0 ? ret : 0;
 }
 
 void verdict_result_clear(struct verdict_result *r)
@@ -228,17 +333,21 @@ static const enum severity conf_sev[] = {
 	[CONF_HIGH] = SEV_CRITICAL,
 };
 
-struct event *verdict_event(const struct verdict_result *r, const struct verdict_opts *o)
+enum severity verdict_severity(const struct verdict_result *r)
 {
 	enum severity sev = conf_sev[r->conf];
-	size_t n = json_object_array_length(r->reasons), len;
-	struct json_object *b;
-	struct event *e;
 
 	/* Gains and pauses are news; only a loss puts programs at risk. */
 	if (!r->loss && sev > SEV_WARNING)
 		sev = SEV_WARNING;
-	e = event__new(EV_MIGRATION_SUSPECTED, sev);
+	return sev;
+}
+
+struct event *verdict_event(const struct verdict_result *r, const struct verdict_opts *o)
+{
+	size_t n = json_object_array_length(r->reasons), len;
+	struct json_object *b;
+	struct event *e = event__new(EV_MIGRATION_SUSPECTED, verdict_severity(r));
 
 	if (!e)
 		return NULL;
@@ -263,99 +372,4 @@ struct event *verdict_event(const struct verdict_result *r, const struct verdict
 	json_object_object_add(b, "change_real_ns", json_object_new_int64(r->first_real_ns));
 	json_object_object_add(b, "reasons", json_object_get(r->reasons));
 	return e;
-}
-
-/* --- streaming ---------------------------------------------------------------------------- */
-
-struct verdict {
-	struct verdict_opts opts;
-	size_t n, cap;
-	struct event **ev; /* evidence still inside the window */
-	enum confidence reported;
-};
-
-struct verdict *verdict__new(const struct verdict_opts *o)
-{
-	struct verdict *v = calloc(1, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	if (o)
-		v->opts = *o;
-	else
-		verdict_opts_default(&v->opts);
-	return v;
-}
-
-void verdict__free(struct verdict *v)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < v->n; i++)
-		event__free(v->ev[i]);
-	free(v->ev);
-	free(v);
-}
-
-static struct event *event_copy(const struct event *e)
-{
-	struct json_object *j = event_to_json(e);
-	struct event *c = j ? event_from_json(j) : NULL;
-
-	json_object_put(j);
-	return c;
-}
-
-/* Drop evidence that left the window; an empty window starts a new episode. */
-static void prune(struct verdict *v, int64_t now)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < v->n; i++) {
-		if (v->ev[i]->monotonic_ns < now - v->opts.window_ns)
-			event__free(v->ev[i]);
-		else
-			v->ev[k++] = v->ev[i];
-	}
-	v->n = k;
-	if (!k)
-		v->reported = CONF_NONE;
-}
-
-int verdict_add(struct verdict *v, const struct event *e, struct event **out)
-{
-	struct verdict_result r;
-	struct verdict_reason w;
-	struct event *c;
-	int err;
-
-	*out = NULL;
-	prune(v, e->monotonic_ns);
-	if (!verdict_weigh(e, &w))
-		return 0;
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 16;
-		struct event **a = realloc(v->ev, cap * sizeof(*a));
-
-		if (!a)
-			return -ENOMEM;
-		v->ev = a;
-		v->cap = cap;
-	}
-	c = event_copy(e);
-	if (!c)
-		return -ENOMEM;
-	v->ev[v->n++] = c;
-	err = verdict_fuse(v->ev, v->n, &v->opts, &r);
-	if (err)
-		return err;
-	if (r.conf > v->reported) {
-		*out = verdict_event(&r, &v->opts);
-		if (!*out)
-			err = -ENOMEM;
-		else
-			v->reported = r.conf;
-	}
-	verdict_result_clear(&r);
-	return err;
 }

@@ -24,6 +24,7 @@
  *
  * Body keys read: timing.stall "scope"; fault.sigill "class", "origin" and
  * "probe_confirms"; timing.clock_step uses the subject ("realtime" or the host clock's name).
+ * Which events make one incident, and when it is reported again, is incident.h's.
  */
 #ifndef CPUDRIFT_VERDICT_H
 #define CPUDRIFT_VERDICT_H
@@ -58,6 +59,38 @@ struct verdict_reason {
 /** Weigh one event; returns its weight (also in @r). */
 int verdict_weigh(const struct event *e, struct verdict_reason *r);
 
+/*
+ * The evidence of one episode, added one event at a time: the reasons (repeats of one
+ * reason counted, not added), the score and what the reasons say.  verdict_fuse() tallies
+ * a window; an incident (incident.h) keeps one for its whole life.
+ */
+struct verdict_tally {
+	int score;
+	bool forced; /* a reason forces "high" */
+	bool hardware; /* some reason is hardware evidence */
+	bool loss; /* some reason is critical or forces high: programs are at risk */
+	int64_t first_mono_ns, first_real_ns; /* earliest evidence: the change time */
+	int64_t last_mono_ns, last_real_ns; /* newest evidence */
+	struct json_object
+		*reasons; /* array of {kind, reason, subject, weight, count, summary, ...} */
+};
+
+/** An empty tally.  0 or -ENOMEM. */
+int verdict_tally_init(struct verdict_tally *t);
+void verdict_tally_clear(struct verdict_tally *t);
+/**
+ * Add @e: 1 when it brought a new reason, 0 when it repeated one (its count grows) or
+ * weighs nothing, -ENOMEM.
+ */
+int verdict_tally_add(struct verdict_tally *t, const struct event *e);
+/** The confidence the tally gives under @o's thresholds. */
+enum confidence verdict_tally_confidence(const struct verdict_tally *t,
+					 const struct verdict_opts *o);
+/** {"score", "forced", "hardware", "loss", "first_mono_ns", ..., "reasons"}: a new reference. */
+struct json_object *verdict_tally_to_json(const struct verdict_tally *t);
+/** Inverse of verdict_tally_to_json; -EINVAL on malformed input (@t is then empty). */
+int verdict_tally_from_json(struct json_object *j, struct verdict_tally *t);
+
 struct verdict_result {
 	enum confidence conf;
 	int score;
@@ -74,22 +107,15 @@ struct verdict_result {
  */
 int verdict_fuse(struct event *const *ev, size_t n, const struct verdict_opts *o,
 		 struct verdict_result *r);
+/** The result of a tally; @r->reasons is a new reference to the tally's reasons. */
+void verdict_tally_result(const struct verdict_tally *t, const struct verdict_opts *o,
+			  struct verdict_result *r);
 void verdict_result_clear(struct verdict_result *r);
 
 /** The migration.suspected event for @r (conf > CONF_NONE); NULL on allocation failure. */
 struct event *verdict_event(const struct verdict_result *r, const struct verdict_opts *o);
 
-/* Streaming form for the daemon and replay: keeps the window, reports rises only. */
-struct verdict;
-
-struct verdict *verdict__new(const struct verdict_opts *o);
-void verdict__free(struct verdict *v);
-
-/**
- * Add one event (copied when it weighs anything).  When the window's confidence rises
- * above what this window already reported, *@out is a new migration.suspected event the
- * caller owns; else NULL.  0 or -ENOMEM.
- */
-int verdict_add(struct verdict *v, const struct event *e, struct event **out);
+/** The severity verdict_event gives @r: critical only for a loss, else at most a warning. */
+enum severity verdict_severity(const struct verdict_result *r);
 
 #endif

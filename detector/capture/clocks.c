@@ -38,15 +38,25 @@ static int64_t rtc_read_ns(int fd)
 	return (int64_t)timegm(&tm) * NSEC_PER_SEC;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 /*
  * With update interrupts the fd wakes us on the RTC's second edge, so the RTC reads
- * N.000 s: the offset is exact up to our wake-up latency.  Without them only whole
- * seconds are known and the uncertainty is a second.
+ * N.000 s: the offset is exact up to our wake-up latency, which only ever makes it look
+ * smaller (the realtime reading comes late).  A wake-up delayed by a busy loop (a capture
+ * right after a migration) is such a reading: the median of the last few keeps it out.
+ * Without update interrupts only whole seconds are known and the uncertainty is a second.
  */
 bool clocks_rtc_sample(struct clocks *ts, struct observation *o)
 {
+	int64_t rtc, real, off, sorted[CLOCKS_RTC_MEDIAN];
 	unsigned long data;
-	int64_t rtc, real, off;
+	bool moved;
 
 	if (ts->rtc_uie && read(ts->rtc_fd, &data, sizeof(data)) < 0)
 		return false;
@@ -55,14 +65,27 @@ bool clocks_rtc_sample(struct clocks *ts, struct observation *o)
 	rtc = rtc_read_ns(ts->rtc_fd);
 	if (rtc == INT64_MIN)
 		return false;
-	off = rtc - real;
-	if (ts->rtc_last_emit && llabs(off - ts->rtc_last_off) < 2000000 &&
+	ts->rtc_win[ts->rtc_pos] = rtc - real;
+	ts->rtc_pos = (ts->rtc_pos + 1) % CLOCKS_RTC_MEDIAN;
+	/*
+	 * Nothing before most of the window is there: the first readings come while the daemon
+	 * starts (BPF loading, the first capture), and one of them taken late would be the
+	 * baseline every later reading seems to jump from.
+	 */
+	if (ts->rtc_nwin < CLOCKS_RTC_MEDIAN && ++ts->rtc_nwin < CLOCKS_RTC_MEDIAN / 2 + 1)
+		return false;
+	memcpy(sorted, ts->rtc_win, ts->rtc_nwin * sizeof(*sorted));
+	qsort(sorted, ts->rtc_nwin, sizeof(*sorted), cmp_i64);
+	off = sorted[ts->rtc_nwin / 2];
+	moved = llabs(off - ts->rtc_last_off) >= 2000000;
+	if (ts->rtc_last_emit && !moved && !ts->rtc_last_moved &&
 	    clock_ns(CLOCK_MONOTONIC) - ts->rtc_last_emit < ts->rtc_quiet_s * NSEC_PER_SEC)
 		return false;
 	observe_init(o, OBS_HOSTCLOCK);
 	snprintf(o->text, sizeof(o->text), "rtc0");
 	o->hostclock.offset_ns = off;
 	o->hostclock.err_ns = ts->rtc_uie ? 10000000 : 1000000000;
+	ts->rtc_last_moved = ts->rtc_last_emit && moved;
 	ts->rtc_last_off = off;
 	ts->rtc_last_emit = o->mono_ns;
 	return true;
@@ -254,13 +277,6 @@ bool clocks_steal_sample(struct clocks *ts, struct observation *o)
 	ts->steal_prev = s;
 	ts->steal_mono = mono;
 	return made;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 bool clocks_cpuid_lat_sample(struct clocks *ts, struct observation *o)

@@ -15,6 +15,8 @@
 #include "core/observe.h"
 
 #define CLOCKS_MAX_PTP 4
+/* RTC offsets are the median of this many update-edge readings (odd). */
+#define CLOCKS_RTC_MEDIAN 5
 
 struct ptp_dev {
 	int fd;
@@ -26,7 +28,10 @@ struct clocks {
 	bool rtc_uie; /* update interrupts: the fd wakes on the RTC's second edge */
 	int rtc_quiet_s; /* an unchanged RTC offset is re-sent this often */
 	int64_t rtc_last_off, rtc_last_emit;
+	bool rtc_last_moved; /* the last offset sent was a change: send the next one too */
 	int64_t rtc_last_wake; /* CLOCK_MONOTONIC of the last update interrupt */
+	int64_t rtc_win[CLOCKS_RTC_MEDIAN]; /* the newest readings, for the median */
+	int rtc_nwin, rtc_pos;
 	int nptp;
 	struct ptp_dev ptp[CLOCKS_MAX_PTP];
 
@@ -46,7 +51,12 @@ void clocks_close(struct clocks *c);
 
 /** Open /dev/rtc0 and /dev/ptp*; -ENODEV when there is none.  @detail describes them. */
 int clocks_open_host(struct clocks *c, char *detail, size_t len);
-/** Sample the RTC (on its update interrupt when it has them). */
+/**
+ * Sample the RTC (on its update interrupt when it has them).  The offset sent is the
+ * median of the last CLOCKS_RTC_MEDIAN readings, so one late wake-up moves nothing (none is
+ * sent before most of them are there); it is sent when it moved, once more right after a
+ * move (the reading that confirms or cancels it), and every rtc_quiet_s otherwise.
+ */
 bool clocks_rtc_sample(struct clocks *c, struct observation *o);
 /** Re-arm the RTC's update interrupts when none came for a few seconds. */
 void clocks_rtc_rearm(struct clocks *c);

@@ -134,7 +134,9 @@ static int stall_open(struct timesrc *ts)
 			return -errno ?: -ENOMEM;
 		skel->data->min_lateness_ns = ts->o.stall_ns;
 		bpf_program__set_autoload(skel->progs.stall_btf, v == 0);
+		bpf_program__set_autoload(skel->progs.stall_arm_btf, v == 0);
 		bpf_program__set_autoload(skel->progs.stall_raw, v == 1);
+		bpf_program__set_autoload(skel->progs.stall_arm_raw, v == 1);
 		err = stall_bpf__load(skel);
 		if (!err)
 			err = stall_bpf__attach(skel);
@@ -178,6 +180,14 @@ int timesrc_stall_prog_fd(const struct timesrc *ts)
 		return -1;
 	return bpf_program__fd(!strcmp(ts->variant, "tp_btf") ? ts->skel->progs.stall_btf :
 								ts->skel->progs.stall_raw);
+}
+
+int timesrc_stall_arm_prog_fd(const struct timesrc *ts)
+{
+	if (!ts->skel)
+		return -1;
+	return bpf_program__fd(!strcmp(ts->variant, "tp_btf") ? ts->skel->progs.stall_arm_btf :
+								ts->skel->progs.stall_arm_raw);
 }
 
 int timesrc_stall_stats(const struct timesrc *ts, struct stall_cpu_stats *st, int max)
@@ -441,7 +451,8 @@ int timesrc__new(struct timesrc **out, const struct timesrc_opts *o, timesrc_cb 
 	if (want(ts, OBS_STALL))
 		activate(ts, OBS_STALL, stall_open(ts), "hrtimer_expire_entry");
 	if (ts->variant)
-		timesrc_set_detail(ts, OBS_STALL, "%s hrtimer_expire_entry, threshold %lld us",
+		timesrc_set_detail(ts, OBS_STALL,
+				   "%s hrtimer_expire_entry + hrtimer_start, threshold %lld us",
 				   ts->variant, (long long)(ts->o.stall_ns / 1000));
 	if (want(ts, OBS_CLOCK_STEP)) {
 		ts->step_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -3,7 +3,8 @@
  * Live timing sources (capture): each turns one clock or counter of this machine into
  * observations (observe.h), never into verdicts.
  *
- *   stall        BPF: late hrtimers per vCPU (tp_btf, raw_tp fallback)
+ *   stall        BPF: late hrtimers per vCPU (tp_btf, raw_tp fallback); a timer armed
+ *                with its expiry already past is late only from its arming
  *   clock_step   timerfd with TFD_TIMER_CANCEL_ON_SET: the moment CLOCK_REALTIME is set
  *   hostclock    /dev/rtc0 (update interrupt edges) and /dev/ptp* (PTP_SYS_OFFSET)
  *   tsc          RDTSC against CLOCK_MONOTONIC_RAW over an interval
@@ -83,6 +84,8 @@ void timesrc_set_stall_threshold(struct timesrc *ts, int64_t stall_ns);
 const char *timesrc_stall_variant(const struct timesrc *ts);
 /** The stall program's fd (bpf_stats), or -1. */
 int timesrc_stall_prog_fd(const struct timesrc *ts);
+/** The fd of its companion on hrtimer_start (timers armed in the past), or -1. */
+int timesrc_stall_arm_prog_fd(const struct timesrc *ts);
 /** Per-CPU stall figures summed since load into @st[cpu]; returns the CPU count or -errno. */
 int timesrc_stall_stats(const struct timesrc *ts, struct stall_cpu_stats *st, int max);
 

@@ -18,13 +18,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cpudrift events [--since TIME] [--kind KIND] [--limit N] [--json] [--follow]\n"
-		"                       [--state-dir DIR] [--config FILE]\n\n"
+		"usage: cpudrift events [--since TIME] [--kind KIND] [--incident ID] [--limit N] [--json]\n"
+		"                       [--follow] [--state-dir DIR] [--config FILE]\n\n"
 		"Show the events in the evidence store, oldest first.\n\n"
 		"  --since TIME   only events at or after TIME, as journalctl takes it: 03:00 (today),\n"
 		"                 today, yesterday [HH:MM], YYYY-MM-DD [HH:MM[:SS]] (local time),\n"
 		"                 ISO 8601 with an offset, -2h (relative), 2h (an age), @EPOCH\n"
 		"  --kind KIND    only events of KIND (see `cpudrift events --kinds`)\n"
+		"  --incident ID  only the issues of incident ID and its resolution (the ID is in\n"
+		"                 `cpudrift status` and in each migration.* event)\n"
 		"  --limit N      only the newest N\n"
 		"  --json         one JSON object per line (the event JSON, plus \"id\")\n"
 		"  --follow       keep printing new events as they are stored\n"
@@ -52,12 +54,17 @@ static int print_event(int64_t id, const struct event *e, void *arg)
 		json_object_object_add(o, "id", json_object_new_int64(id));
 		cli_print_json(stdout, o, true);
 	} else {
-		struct json_object *t;
+		struct json_object *t, *inc = NULL;
 
 		json_object_object_get_ex(o, "time", &t);
-		printf("%-24s %-8s %-21s %-16s %s\n", json_object_get_string(t),
+		/* An incident's issues name it, so that its ID can be asked for. */
+		if (e->kind == EV_MIGRATION_SUSPECTED)
+			json_object_object_get_ex(e->body, "incident_id", &inc);
+		printf("%-24s %-8s %-21s %-16s %s%s%s%s\n", json_object_get_string(t),
 		       severity_name(e->sev), event_kind_names[e->kind],
-		       *e->subject ? str_esc(e->subject) : "-", str_esc(e->summary));
+		       *e->subject ? str_esc(e->subject) : "-", inc ? "[" : "",
+		       inc ? str_esc(json_object_get_string(inc)) : "", inc ? "] " : "",
+		       str_esc(e->summary));
 	}
 	json_object_put(o);
 	return 0;
@@ -68,6 +75,7 @@ int cmd_events(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "since", required_argument, NULL, 's' },
 		{ "kind", required_argument, NULL, 'k' },
+		{ "incident", required_argument, NULL, 'i' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "follow", no_argument, NULL, 'f' },
@@ -88,7 +96,7 @@ int cmd_events(int argc, char **argv)
 	bool follow = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:k:n:jfd:c:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:k:i:n:jfd:c:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (args_time("--since", optarg, &q.since_ns)) {
@@ -103,6 +111,9 @@ int cmd_events(int argc, char **argv)
 					optarg);
 				return EXIT_ERROR;
 			}
+			break;
+		case 'i':
+			q.incident = optarg;
 			break;
 		case 'n':
 			if (args_int32("--limit", optarg, 1, INT_MAX, &q.limit)) {

@@ -83,6 +83,12 @@ static int fault_cb(const char *class_, const char *feature, int64_t n, void *ar
 	return 0;
 }
 
+static int incident_cb(struct json_object *inc, void *arg)
+{
+	json_object_array_add(arg, json_object_get(inc));
+	return 0;
+}
+
 /*
  * The fault watcher's counters of the daemon's current run (exact, since it started):
  * faults, forged signals refused, faults no site held (untracked), records the ring
@@ -133,6 +139,10 @@ static struct json_object *collect(struct store *s, const char *dir, int running
 	json_object_object_add(o, "last_snapshot", snap_json(s, SEL_LATEST));
 	store_query_events(s, &q, last_cb, &verdict);
 	json_object_object_add(o, "last_verdict", verdict);
+	/* Every open incident, with all its reasons, casualties and survivors. */
+	ev = json_object_new_array();
+	store_query_incidents(s, &(struct incident_query){ .open_only = true }, incident_cb, ev);
+	json_object_object_add(o, "incidents", ev);
 	ev = json_object_new_object();
 	if (!store_event_counts(s, counts))
 		for (int k = 0; k < EV__COUNT; k++) {
@@ -180,9 +190,48 @@ static void print_source(const char *name, struct json_object *src)
 	printf("  %-14s %-8s %s\n", name, on ? "running" : "off", str(src, "detail", ""));
 }
 
+static void print_procs(const char *label, struct json_object *list)
+{
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *p = json_object_array_get_idx(list, i), *t;
+		char when[32];
+
+		json_object_object_get_ex(p, "realtime_ns", &t);
+		fmt_time(t ? json_object_get_int64(t) : 0, when, sizeof(when));
+		printf("%-14s   %s %s[%s] %s needed %s, %s\n", "", label, str(p, "comm", "?"),
+		       str(p, "pid", "?"), str(p, "exe", ""), str(p, "feature", "?"), when);
+	}
+}
+
+/* An open incident: when it opened, what it says, every reason, and its processes. */
+static void print_incident(struct json_object *inc)
+{
+	struct json_object *tally, *reasons = NULL, *t;
+	char opened[32];
+
+	json_object_object_get_ex(inc, "opened_real_ns", &t);
+	fmt_time(t ? json_object_get_int64(t) : 0, opened, sizeof(opened));
+	printf("%-14s %s opened %s, %s confidence (%s), %s processes at risk\n",
+	       "incident:", str(inc, "id", "?"), opened, str(inc, "confidence", "?"),
+	       str(inc, "severity", "?"),
+	       json_object_get_int64(json_object_object_get(inc, "at_risk")) < 0 ?
+		       "?" :
+		       str(inc, "at_risk", "?"));
+	if (json_object_object_get_ex(inc, "tally", &tally))
+		json_object_object_get_ex(tally, "reasons", &reasons);
+	for (size_t i = 0; reasons && i < json_object_array_length(reasons); i++) {
+		struct json_object *r = json_object_array_get_idx(reasons, i);
+
+		printf("%-14s   reason %s x%s: %s\n", "", str(r, "reason", "?"),
+		       str(r, "count", "1"), str(r, "summary", ""));
+	}
+	print_procs("casualty", json_object_object_get(inc, "casualties"));
+	print_procs("survived", json_object_object_get(inc, "survived"));
+}
+
 static void print_text(struct json_object *o)
 {
-	struct json_object *v, *ev, *faults;
+	struct json_object *v, *ev, *faults, *incs;
 	const char *reason;
 
 	if (json_object_get_boolean(json_object_object_get(o, "running")))
@@ -209,6 +258,11 @@ static void print_text(struct json_object *o)
 	v = json_object_object_get(o, "last_verdict");
 	printf("%-14s %s%s%s\n", "last verdict:", v ? str(v, "time", "?") : "none", v ? "  " : "",
 	       v ? str(v, "summary", "") : "");
+	incs = json_object_object_get(o, "incidents");
+	if (!incs || !json_object_array_length(incs))
+		printf("%-14s none open\n", "incidents:");
+	for (size_t i = 0; incs && i < json_object_array_length(incs); i++)
+		print_incident(json_object_array_get_idx(incs, i));
 	ev = json_object_object_get(o, "events");
 	printf("%-14s", "events:");
 	if (!json_object_object_length(ev))

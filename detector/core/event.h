@@ -33,6 +33,8 @@ int severity_lookup(const char *name);
 	X(TIMING_STEAL, "timing.steal", "steal time jumped")                                       \
 	X(TIMING_CPUID_LATENCY, "timing.cpuid_latency", "the cost of a CPUID exit shifted")        \
 	X(MIGRATION_SUSPECTED, "migration.suspected", "the fused verdict: this VM probably moved") \
+	X(MIGRATION_RESOLVED, "migration.resolved",                                                \
+	  "an incident closed: quiet for long, or nothing at risk any more")                       \
 	X(WATCHER_FORGED, "watcher.forged",                                                        \
 	  "a watched signal that was not a CPU fault: sent or injected, never evidence")           \
 	X(WATCHER_LOSS, "watcher.loss",                                                            \

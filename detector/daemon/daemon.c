@@ -26,6 +26,7 @@
 #include "capture/faultwatch.h"
 #include "capture/probe.h"
 #include "capture/proctable.h"
+#include "capture/quickcheck.h"
 #include "capture/selfcode.h"
 #include "capture/timesrc.h"
 #include "core/clock.h"
@@ -108,6 +109,8 @@ static void after(struct daemon *d, int flags, const char *what)
 	}
 	if (flags & PIPE_TRIGGER && d->trigger_fd >= 0)
 		arm_trigger(d);
+	if (flags & PIPE_QUICKCHECK)
+		d->quick_now = true;
 }
 
 /* --- the snapshot cycle ------------------------------------------------------------------ */
@@ -147,7 +150,7 @@ static int capture_cycle(struct daemon *d, const char *why)
 	int ret;
 
 	log_debug("capturing (%s)", why);
-	d->last_capture_mono = clock_mono_ns();
+	d->last_capture_mono = d->last_quick_mono = clock_mono_ns();
 	ret = take(d, &s, &ps, &probed);
 	if (ret)
 		return ret;
@@ -155,6 +158,52 @@ static int capture_cycle(struct daemon *d, const char *why)
 	if (probed)
 		after(d, pipeline_probes(d->pipe, &ps), "a probe run");
 	return 0;
+}
+
+/*
+ * The quick check: the feature leaves of one vCPU against the last snapshot.  It runs in
+ * the loop's own wake-ups (at least one a second), so at default settings it costs its
+ * CPUID exits and nothing else.  A difference takes a full snapshot at once: that one is
+ * compared, stored and reported like any other.
+ */
+static void quick_check(struct daemon *d, const char *why)
+{
+	const struct snapshot *last = tracker_current(pipeline_tracker(d->pipe));
+	struct quickcheck_result r;
+	const char *n[FEAT__COUNT];
+	int ret, nl, ng;
+
+	d->quick_now = false;
+	d->last_quick_mono = clock_mono_ns();
+	if (!d->qc || !last)
+		return;
+	ret = quickcheck_run(d->qc, last, &r);
+	if (ret) {
+		log_debug("failed to run the quick check: %s", strerror(-ret));
+		return;
+	}
+	d->quick_checks++;
+	if (!r.differs)
+		return;
+	d->quick_differences++;
+	nl = featset_names(&r.lost, n);
+	ng = featset_count(&r.gained);
+	log_info("quick check (%s) on vCPU %d: CPUID changed since the last snapshot (%d feature%s "
+		 "lost%s%s, %d gained, XCR0 %#llx -> %#llx); capturing",
+		 why, r.cpu, nl, nl == 1 ? "" : "s", nl ? ", first " : "", nl ? n[0] : "", ng,
+		 (unsigned long long)r.xcr0_then, (unsigned long long)r.xcr0_now);
+	capture_cycle(d, "quick check");
+	daemon_write_textfile(d);
+}
+
+static void quick_check_if_due(struct daemon *d)
+{
+	int64_t every = (int64_t)d->cfg.quick_check_s * NSEC_PER_SEC;
+
+	if (d->quick_now)
+		quick_check(d, "timing trigger");
+	else if (every > 0 && clock_mono_ns() - d->last_quick_mono >= every)
+		quick_check(d, "periodic");
 }
 
 /* During a storm the textfile changes at every record: write it at most once a second. */
@@ -509,6 +558,7 @@ static int loop(struct daemon *d)
 		flush_faults(d, false);
 		maybe_write_textfile(d);
 		after(d, pipeline_flush(d->pipe, clock_mono_ns()), "the timing window");
+		quick_check_if_due(d);
 		if (clock_mono_ns() - d->last_housekeeping_mono >= DAEMON_HOUSEKEEPING_NS)
 			daemon_housekeeping(d);
 		arm_table(d);
@@ -588,6 +638,7 @@ static void teardown(struct daemon *d)
 	if (d->table_fd >= 0)
 		close(d->table_fd);
 	timesrc__free(d->ts);
+	quickcheck__free(d->qc);
 	faultwatch__free(d->fw);
 	pipeline__free(d->pipe);
 	proctable__free(d->procs);
@@ -602,7 +653,7 @@ static int first_capture(struct daemon *d, struct errbuf *err)
 	bool probed;
 	int ret;
 
-	d->last_capture_mono = clock_mono_ns();
+	d->last_capture_mono = d->last_quick_mono = clock_mono_ns();
 	ret = take(d, &s, &ps, &probed);
 	if (ret) {
 		errbuf_set(err, "failed to capture the first snapshot: %s", strerror(-ret));
@@ -691,6 +742,9 @@ int daemon_run(const struct daemon_opts *o)
 		ret = -EIO;
 		goto out;
 	}
+
+	if (quickcheck__new(&d.qc))
+		log_warn("failed to set up the quick check: %s", strerror(ENOMEM));
 
 	/* 5. the processes running now (the rest of a long first pass runs in the loop), the
 	 *    baseline and this boot's first snapshot */

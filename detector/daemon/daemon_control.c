@@ -231,6 +231,14 @@ void daemon_record_sources(struct daemon *d)
 	source(o, "probes", !d->probe_err, "%s",
 	       d->probe_err ? strerror(-d->probe_err) :
 			      "one instruction per feature each interval");
+	if (d->qc && d->cfg.quick_check_s)
+		source(o, "quick_check", true,
+		       "feature leaves of one vCPU every %" PRIu64 " s: %" PRIu64
+		       " checks, %" PRIu64 " found a change",
+		       d->cfg.quick_check_s, d->quick_checks, d->quick_differences);
+	else
+		source(o, "quick_check", false, "%s",
+		       d->qc ? "quick_check = 0" : "not set up (out of memory)");
 	source_processes(o);
 	source_spool(d, o);
 	if (!d->cfg.textfile_path[0])

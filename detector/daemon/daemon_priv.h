@@ -16,6 +16,7 @@
 
 struct faultwatch;
 struct pipeline;
+struct quickcheck;
 struct spool;
 struct store;
 struct proctable;
@@ -39,6 +40,7 @@ struct daemon {
 	struct faultwatch *fw;
 	char fw_why[300]; /* why there is no fault watcher */
 	struct timesrc *ts;
+	struct quickcheck *qc;
 	struct proctable *procs; /* NULL: no at-risk lists */
 
 	/* the loop */
@@ -48,6 +50,9 @@ struct daemon {
 	bool trigger_armed;
 	int64_t last_capture_mono;
 	int64_t last_housekeeping_mono;
+	int64_t last_quick_mono; /* the last quick check, or the last capture (which is one) */
+	bool quick_now; /* a stall or a clock step asked for a quick check */
+	uint64_t quick_checks, quick_differences; /* since start, for `cpudrift status` */
 
 	/* the fault watcher's bounded work */
 	bool fault_backlog; /* records wait in the ring buffer */

@@ -15,6 +15,9 @@
 #include "sinks/spool.h"
 #include "sinks/store.h"
 
+/* An open incident where something was lost: its processes at risk are counted this often. */
+#define AT_RISK_EVERY_NS (60 * NSEC_PER_SEC)
+
 struct pipeline {
 	struct pipeline_opts o;
 	struct engine *engine;
@@ -85,19 +88,44 @@ int pipeline_reconfigure(struct pipeline *p)
 
 /* --- sinks ----------------------------------------------------------------------------- */
 
+/*
+ * An incident is issued again each time it gains evidence: the store keeps every issue,
+ * but the journal and the hooks, which page people, get only its first issue and those
+ * that change its confidence or severity.  Everything else goes everywhere.
+ */
+static bool pages_people(const struct event *e)
+{
+	struct json_object *v;
+	const char *pc = "", *ps = "", *conf = "";
+
+	if (e->kind != EV_MIGRATION_SUSPECTED)
+		return true;
+	if (!json_object_object_get_ex(e->body, "issue", &v) || json_object_get_int(v) <= 1)
+		return true;
+	if (json_object_object_get_ex(e->body, "previous_confidence", &v))
+		pc = json_object_get_string(v);
+	if (json_object_object_get_ex(e->body, "previous_severity", &v))
+		ps = json_object_get_string(v);
+	if (json_object_object_get_ex(e->body, "confidence", &v))
+		conf = json_object_get_string(v);
+	return strcmp(pc, conf) || strcmp(ps, severity_name(e->sev));
+}
+
 static void sinks_write(struct pipeline *p, struct event *e)
 {
+	bool page = pages_people(e);
+
 	if (store_add_event(p->o.store, e, NULL))
 		log_warn("failed to store a %s event", event_kind_names[e->kind]);
-	if (p->o.cfg->journal && sink_journal_send(e))
+	if (page && p->o.cfg->journal && sink_journal_send(e))
 		log_debug("failed to send a %s event to the journal", event_kind_names[e->kind]);
 	/* Spooled for cpudrift hooks run; a failed write is counted and logged by the spool. */
-	if (p->o.spool)
+	if (page && p->o.spool)
 		spool_add(p->o.spool, e);
 	p->tf.events[e->kind][e->sev]++;
 	if (e->kind == EV_MIGRATION_SUSPECTED)
 		p->tf.last_migration_time = e->realtime_ns / 1e9;
-	if (e->sev >= SEV_WARNING)
+	if (e->sev >= SEV_WARNING && page)
 		log_info("%s: %s", event_kind_names[e->kind], e->summary);
 	else
 		log_debug("%s: %s", event_kind_names[e->kind], e->summary);
@@ -160,8 +188,57 @@ static void attach_at_risk(struct pipeline *p, struct event *e)
 }
 
 /* Enrich and write every event of @l; returns PIPE_* flags or a negative errno. */
+/* Store the incidents that changed and show the newest open one in the textfile. */
+static void incidents_write(struct pipeline *p)
+{
+	struct incidents *in = engine_incidents(p->engine);
+	const struct incident *const *v;
+	const struct incident *open;
+	int n = incidents_list(in, &v);
+
+	for (int i = 0; i < n; i++) {
+		struct json_object *j;
+
+		if (!v[i]->dirty)
+			continue;
+		j = incident_to_json(v[i], engine_incident_opts(p->engine));
+		if (!j || store_put_incident(p->o.store, j))
+			log_warn("failed to store incident %s", v[i]->id);
+		json_object_put(j);
+	}
+	incidents_clean(in);
+	open = incidents_newest_open(in);
+	p->tf.incident_start_time = open ? open->opened_real_ns / 1e9 : 0;
+	p->tf.incident_confidence = open ? (int)open->conf : 0;
+	p->tf.incident_reasons = open ? (int)json_object_array_length(open->tally.reasons) : 0;
+	p->tf.processes_at_risk = open && open->tally.loss && open->at_risk > 0 ? open->at_risk : 0;
+}
+
+/* The count of an at_risk list ("total"), or -1. */
+static int64_t at_risk_total(struct json_object *ar)
+{
+	struct json_object *total;
+
+	return ar && json_object_object_get_ex(ar, "total", &total) ? json_object_get_int64(total) :
+								      -1;
+}
+
+/* The at_risk list an issue carries is a count of its incident's processes too. */
+static void count_from_issue(struct pipeline *p, const struct event *e, struct evlist *later)
+{
+	struct json_object *ar, *id;
+	int64_t n;
+
+	if (!json_object_object_get_ex(e->body, "incident_id", &id) ||
+	    !json_object_object_get_ex(e->body, "at_risk", &ar) || (n = at_risk_total(ar)) < 0)
+		return;
+	if (engine_at_risk(p->engine, json_object_get_string(id), n, e->monotonic_ns, later))
+		log_debug("failed to count the processes at risk of an incident");
+}
+
 static int deliver(struct pipeline *p, struct evlist *l, int ret)
 {
+	struct evlist later = { 0 };
 	int flags = 0;
 
 	for (size_t i = 0; i < l->n; i++) {
@@ -170,8 +247,11 @@ static int deliver(struct pipeline *p, struct evlist *l, int ret)
 		/* Programs that picked their code paths before a loss are the ones at risk. */
 		if (p->o.live && p->o.procs &&
 		    (e->kind == EV_MIGRATION_SUSPECTED ||
-		     (e->kind == EV_CPUID_DRIFT && removes_features(e))))
+		     (e->kind == EV_CPUID_DRIFT && removes_features(e)))) {
 			attach_at_risk(p, e);
+			if (e->kind == EV_MIGRATION_SUSPECTED)
+				count_from_issue(p, e, &later);
+		}
 		if (e->kind == EV_FAULT_SIGILL) {
 			const char *cls = body_str(e, "class");
 
@@ -183,9 +263,54 @@ static int deliver(struct pipeline *p, struct evlist *l, int ret)
 		/* Timing evidence is a reason to look at CPUID and the silicon right now. */
 		if (e->kind >= EV_TIMING_STALL && e->kind <= EV_TIMING_CPUID_LATENCY)
 			flags |= PIPE_TRIGGER;
+		if (e->kind == EV_TIMING_STALL || e->kind == EV_TIMING_CLOCK_STEP)
+			flags |= PIPE_QUICKCHECK;
 	}
+	/* An incident the count closed (a live count never closes one still pending). */
+	for (size_t i = 0; i < later.n; i++)
+		sinks_write(p, later.v[i]);
+	evlist_free(&later);
 	evlist_free(l);
+	incidents_write(p);
 	return ret < 0 ? ret : flags;
+}
+
+/*
+ * Count again the processes at risk of each open incident that lost something and can no
+ * longer grow, at most once a minute: once none is left (the operator restarted them), it
+ * closes.  Live only: a replay knows nothing of the recorded machine's processes.
+ */
+static int recount(struct pipeline *p, int64_t mono_ns, struct evlist *out)
+{
+	struct incidents *in = engine_incidents(p->engine);
+	const struct snapshot *cur = tracker_current(engine_tracker(p->engine));
+	const struct incident *const *v;
+	int n = incidents_list(in, &v), ret = 0;
+
+	for (int i = 0; i < n && !ret && p->o.procs; i++) {
+		const struct incident *inc = v[i];
+		struct atrisk_query q = { .level = cur ? cur->level : 0 };
+		struct json_object *ar;
+		char id[sizeof(inc->id)];
+		int64_t total;
+
+		if (inc->closed || !inc->tally.loss || incident_pending(in, inc, mono_ns) ||
+		    (inc->at_risk >= 0 && mono_ns - inc->at_risk_mono_ns < AT_RISK_EVERY_NS))
+			continue;
+		q.change_boot_ns = clock_mono_to_boot(inc->tally.first_mono_ns);
+		ar = proctable_at_risk(p->o.procs, &q,
+				       &(struct atrisk_json_opts){ .listed_max = 0 });
+		total = at_risk_total(ar);
+		json_object_put(ar);
+		if (total < 0) {
+			log_debug("failed to count the processes at risk of incident %s", inc->id);
+			continue;
+		}
+		/* The count may close it: keep what names it. */
+		snprintf(id, sizeof(id), "%s", inc->id);
+		ret = engine_at_risk(p->engine, id, total, mono_ns, out);
+	}
+	return ret;
 }
 
 /* --- the snapshot cycle ---------------------------------------------------------------- */
@@ -266,6 +391,41 @@ int pipeline_snapshot(struct pipeline *p, struct snapshot *s)
 	return ret;
 }
 
+struct restore {
+	struct pipeline *p;
+	const char *boot_id;
+	struct evlist *out;
+};
+
+static int restore_one(struct json_object *j, void *arg)
+{
+	struct restore *r = arg;
+	struct json_object *id;
+	int ret = engine_restore_incident(r->p->engine, j, r->boot_id, r->out);
+
+	if (ret && ret != -ENOMEM) {
+		json_object_object_get_ex(j, "id", &id);
+		log_warn("failed to take back incident %s: %s",
+			 id ? json_object_get_string(id) : "?", strerror(-ret));
+		return 0;
+	}
+	return ret;
+}
+
+/*
+ * The incidents a previous run left open continue (a restart); those of another boot close
+ * ("reboot": their processes are gone).  Live only: a replay starts from nothing.
+ */
+static int restore_incidents(struct pipeline *p, const char *boot_id, struct evlist *out)
+{
+	struct incident_query q = { .open_only = true };
+	struct restore r = { .p = p, .boot_id = boot_id, .out = out };
+
+	if (!p->o.live)
+		return 0;
+	return store_query_incidents(p->o.store, &q, restore_one, &r);
+}
+
 int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbuf *err)
 {
 	struct tracker *t = engine_tracker(p->engine);
@@ -274,6 +434,19 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 	int64_t id = 0;
 	int ret = 0;
 
+	if (restore_incidents(p, s->boot_id, &out) == -ENOMEM) {
+		evlist_free(&out);
+		snapshot__free(s);
+		errbuf_set(err, "failed to take back the open incidents: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	ret = deliver(p, &out, 0);
+	if (ret < 0) {
+		snapshot__free(s);
+		errbuf_set(err, "failed to take back the open incidents: %s", strerror(-ret));
+		return ret;
+	}
+	ret = 0;
 	tracker_set_baseline(t, load(p, SEL_BASELINE, NULL));
 	first = load(p, SEL_BOOT_FIRST, s->boot_id);
 	if (first) {
@@ -356,6 +529,7 @@ int pipeline_fault(struct pipeline *p, const struct fault *f)
 {
 	struct evlist out = { 0 };
 	int ret;
+	bool own = false;
 
 	if (f->kind == FAULT_UNTRACKED) {
 		count_faults(p, UNTRACKED_CLASS, "", f->delta);
@@ -368,13 +542,18 @@ int pipeline_fault(struct pipeline *p, const struct fault *f)
 		const char *cls = body_str(e, "class"), *feature = body_str(e, "feature");
 
 		/* cpudrift's own probes fault by design: neither counted nor reported. */
+		own |= e->kind == EV_FAULT_SIGILL && !strcmp(cls, fault_class_name(FC_PROBE));
 		if (e->kind == EV_FAULT_SIGILL && strcmp(cls, fault_class_name(FC_PROBE)))
 			count_faults(p, f->origin == FAULT_ORIGIN_TRACED ? TRACED_CLASS : cls,
 				     feature, f->delta);
 	}
 	ret = deliver(p, &out, ret);
-	/* A new fault is a reason to look at CPUID now; a flush of old ones is not. */
-	return ret < 0 || f->kind != FAULT_DETAIL ? ret : ret | PIPE_TRIGGER;
+	/*
+	 * A new fault is a reason to look at CPUID now; a flush of old ones is not, nor are our
+	 * own probes' faults: a capture they triggered would probe again, fault again and never
+	 * stop.
+	 */
+	return ret < 0 || f->kind != FAULT_DETAIL || own ? ret : ret | PIPE_TRIGGER;
 }
 
 void pipeline_forged(struct pipeline *p, const struct forged_signal *s)
@@ -422,6 +601,9 @@ int pipeline_observe(struct pipeline *p, const struct observation *o)
 int pipeline_flush(struct pipeline *p, int64_t mono_ns)
 {
 	struct evlist out = { 0 };
+	int ret = engine_flush(p->engine, mono_ns, &out);
 
-	return deliver(p, &out, engine_flush(p->engine, mono_ns, &out));
+	if (!ret && p->o.live)
+		ret = recount(p, mono_ns, &out);
+	return deliver(p, &out, ret);
 }

@@ -45,9 +45,11 @@ int pipeline_reconfigure(struct pipeline *p);
 
 /*
  * The inputs.  Each returns a bitmask of PIPE_* or a negative errno.  PIPE_TRIGGER: the
- * evidence is a reason to look at CPUID and the silicon again soon.
+ * evidence is a reason to look at CPUID and the silicon again soon.  PIPE_QUICKCHECK: the
+ * VM stood still or its clock moved (a stall, a clock step): run the quick check now.
  */
 #define PIPE_TRIGGER 1
+#define PIPE_QUICKCHECK 2
 
 /**
  * The first snapshot of this run (ownership moves): load the baseline, continue from the

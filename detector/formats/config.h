@@ -27,6 +27,7 @@ struct errbuf;
  */
 #define CONFIG_KEYS(X)                                                             \
 	X(interval, DUR, interval_s, "300", 10, 86400)                             \
+	X(quick_check, DUR, quick_check_s, "5", 0, 3600)                           \
 	X(state_dir, PATH, state_dir, "/var/lib/cpudrift", 0, 0)                   \
 	X(hooks_dir, OPTPATH, hooks_dir, "/etc/cpudrift/hooks.d", 0, 0)            \
 	X(hook_timeout, DUR, hook_timeout_s, "10", 1, 3600)                        \
@@ -59,6 +60,7 @@ struct errbuf;
 
 struct config {
 	uint64_t interval_s;
+	uint64_t quick_check_s; /* feature leaves of one vCPU this often; 0: off */
 	char state_dir[PATH_MAX];
 	char hooks_dir[PATH_MAX]; /* "" when hooks are off */
 	uint64_t hook_timeout_s;

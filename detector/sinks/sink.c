@@ -29,6 +29,7 @@ void sink_fields_get(const struct event *e, struct sink_fields *f)
 	body_str(e, "class", f->class_, sizeof(f->class_));
 	body_str(e, "confidence", f->confidence, sizeof(f->confidence));
 	body_str(e, "comm", f->comm, sizeof(f->comm));
+	body_str(e, "incident_id", f->incident, sizeof(f->incident));
 	if (e->pid > 0)
 		snprintf(f->pid, sizeof(f->pid), "%d", e->pid);
 }

@@ -26,6 +26,7 @@ static const char *const message_ids[EV__COUNT] = {
 	[EV_TIMING_STEAL] = "b5b188605fb24d86a54ecf7a1498dbb1",
 	[EV_TIMING_CPUID_LATENCY] = "9786762bee264aa89121cd6e92dcaeeb",
 	[EV_MIGRATION_SUSPECTED] = "c992412ede174f228973976e220c61b0",
+	[EV_MIGRATION_RESOLVED] = "a012f69451f74f3ebe52a54b387e2af6",
 	[EV_WATCHER_FORGED] = "b85ff70ac918400faa73b99d40a43742",
 	[EV_WATCHER_LOSS] = "9bcf84fc87fb42679268ebbba0b5f652",
 };
@@ -80,6 +81,7 @@ int journal_entry_build(const struct event *e, struct journal_entry *out)
 	r = r ?: add(out, "CPUDRIFT_COMM", f.comm);
 	r = r ?: add(out, "CPUDRIFT_CLASS", f.class_);
 	r = r ?: add(out, "CPUDRIFT_CONFIDENCE", f.confidence);
+	r = r ?: add(out, "CPUDRIFT_INCIDENT", f.incident);
 	if (r)
 		journal_entry_free(out);
 	return r;

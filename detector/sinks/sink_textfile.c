@@ -106,6 +106,19 @@ int textfile_render(const struct textfile_state *t, FILE *f)
 	gauge(f, "cpudrift_last_migration_suspected_timestamp_seconds",
 	      "When the last migration.suspected verdict was raised (0: never).",
 	      t->last_migration_time);
+	gauge(f, "cpudrift_incident_start_time_seconds",
+	      "When the newest open incident (one migration) opened, 0 when none is open.",
+	      t->incident_start_time);
+	gauge(f, "cpudrift_incident_confidence",
+	      "Confidence of the newest open incident: 0 none open, 1 low, 2 medium, 3 high.",
+	      t->incident_confidence);
+	gauge(f, "cpudrift_incident_reasons",
+	      "Distinct reasons (kinds of evidence) of the newest open incident.",
+	      t->incident_reasons);
+	gauge(f, "cpudrift_processes_at_risk",
+	      "Live processes that started before the newest open incident's change, when it "
+	      "lost a feature (0 otherwise).",
+	      (double)t->processes_at_risk);
 	head(f, "cpudrift_events_total", "counter",
 	     "Events raised, by kind and severity (kinds that never happened are absent).");
 	for (int k = 0; k < EV__COUNT; k++)

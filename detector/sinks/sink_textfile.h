@@ -42,6 +42,11 @@ struct textfile_state {
 	double baseline_time; /* 0: none */
 	double last_snapshot_time;
 	double last_migration_time; /* last migration.suspected, 0: never */
+	/* the newest open incident; all zero when none is open */
+	double incident_start_time; /* when it opened */
+	int incident_confidence; /* 0 none, 1 low, 2 medium, 3 high */
+	int incident_reasons;
+	int64_t processes_at_risk; /* live processes that started before its change */
 	int64_t events[EV__COUNT][SEV_CRITICAL + 1];
 	size_t nfaults;
 	struct fault_count faults[TEXTFILE_MAX_FAULT_SERIES + 1];

@@ -47,6 +47,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE status (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE INDEX events_time ON events (realtime_ns);"
 	"CREATE INDEX snapshots_kind ON snapshots (kind, boot_id);",
+
+	/* 2 -> 3: incidents, one row each, kept whole (never deleted by retention). */
+	"CREATE TABLE incidents (id TEXT PRIMARY KEY, boot_id TEXT NOT NULL,"
+	" opened_real_ns INTEGER NOT NULL, last_real_ns INTEGER NOT NULL, closed_real_ns INTEGER,"
+	" state TEXT NOT NULL, confidence TEXT NOT NULL, severity TEXT NOT NULL,"
+	" json TEXT NOT NULL);"
+	"CREATE INDEX incidents_state ON incidents (state, opened_real_ns);",
 };
 
 static const char *const snap_kinds[] = {

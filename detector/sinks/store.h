@@ -7,8 +7,8 @@
  * daemon runs.  Every write is one transaction: a kill -9 loses nothing committed.
  *
  * Snapshots are stored as their JSON text, with a few summary columns so that the CLI
- * can show them without decoding.  Counters (fault_counters, event_counters) and the
- * baseline are never deleted by retention.
+ * can show them without decoding.  Counters (fault_counters, event_counters), incidents
+ * and the baseline are never deleted by retention.
  */
 #ifndef CPUDRIFT_STORE_H
 #define CPUDRIFT_STORE_H
@@ -26,7 +26,7 @@ struct store;
 #define STORE_LOCK_NAME "cpudrift.lock"
 
 /* The schema version this build writes; older databases are migrated on open. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 enum store_flags {
 	STORE_LOCK = 1 << 0, /* the daemon: take the state-dir lock, refuse if held */
@@ -120,6 +120,7 @@ struct event_query {
 	int kind; /* enum event_kind, -1 = all */
 	int limit; /* 0 = no limit; with a limit the newest are returned */
 	int64_t until_ns; /* realtime, inclusive; 0 = no end */
+	const char *incident; /* only the events of this incident (body "incident_id"); NULL: all */
 };
 
 /**
@@ -172,6 +173,32 @@ int store_fault_counters(struct store *s,
 
 /** events[kind][severity], from the event counters (which survive retention). */
 int store_event_counts(struct store *s, int64_t counts[EV__COUNT][SEV_CRITICAL + 1]);
+
+/* --- incidents (analysis/incident.h's JSON form, one row each) ---------------------------- */
+
+/**
+ * Insert or replace an incident from its JSON (keys "id", "boot_id", "opened_real_ns",
+ * "last_real_ns", "closed_real_ns" when closed, "state", "confidence", "severity").
+ * 0, -EINVAL (a key missing), -EIO.
+ */
+int store_put_incident(struct store *s, struct json_object *incident);
+
+/** The incident @id as a new JSON reference in *@out: 0, -ENOENT, -EIO. */
+int store_get_incident(struct store *s, const char *id, struct json_object **out);
+
+struct incident_query {
+	bool open_only; /* only incidents still open */
+	int64_t since_ns; /* realtime: incidents whose last evidence is at or after this */
+	int64_t until_ns; /* realtime: opened at or before this; 0 = no bound */
+};
+
+/**
+ * Call @cb for each matching incident, oldest first, with its JSON (a reference the callee
+ * may take).  A row that is not JSON is skipped with a warning.  A non-zero return from @cb
+ * stops the walk and is returned.
+ */
+int store_query_incidents(struct store *s, const struct incident_query *q,
+			  int (*cb)(struct json_object *incident, void *arg), void *arg);
 
 /* --- daemon status (key/value, read by `cpudrift status`) ------------------------------- */
 

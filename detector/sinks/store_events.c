@@ -63,6 +63,7 @@ int store_query_events(struct store *s, const struct event_query *q,
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, json FROM (SELECT id, json FROM events WHERE realtime_ns >= ?1"
 		 " AND id > ?2 AND (?3 IS NULL OR kind = ?3) AND (?5 = 0 OR realtime_ns <= ?5)"
+		 " AND (?6 IS NULL OR json_extract(json, '$.body.incident_id') = ?6)"
 		 " ORDER BY id DESC LIMIT ?4) ORDER BY id");
 	st = store_prep(s, sql);
 	if (!st)
@@ -73,6 +74,8 @@ int store_query_events(struct store *s, const struct event_query *q,
 		sqlite3_bind_text(st, 3, event_kind_names[q->kind], -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : -1);
 	sqlite3_bind_int64(st, 5, q->until_ns);
+	if (q->incident)
+		sqlite3_bind_text(st, 6, q->incident, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *text = (const char *)sqlite3_column_text(st, 1);
 		struct json_object *o = text ? json_tokener_parse(text) : NULL;

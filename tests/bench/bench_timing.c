@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Cost of the timing sources at default settings: the stall program per event (bpf_stats
- * run time / count), how often it runs, and the CPU share of everything together (this
- * process plus the BPF program) over BENCH_TIMING_S seconds (default 20).  Also the
+ * run time / count) and its companion on hrtimer_start (timers armed in the past), how
+ * often each runs, and the CPU share of everything together (this process plus both BPF
+ * programs) over BENCH_TIMING_S seconds (default 20).  Also the
  * hrtimer lateness distribution seen meanwhile, the figures the stall threshold is
  * chosen from.
  */
@@ -79,6 +80,7 @@ int main(void)
 	__u32 len = sizeof(info);
 	struct stall_cpu_stats st[256];
 	__u64 hist[STALL_HIST_BUCKETS] = { 0 }, count = 0, late = 0, dropped = 0, max = 0;
+	__u64 armed_past = 0, excused = 0;
 	double bpf_s = 0;
 	struct errbuf err;
 	int stats_fd, n, pfd;
@@ -113,11 +115,27 @@ int main(void)
 		       pfd < 0 ? "needs root and BTF" : strerror(errno));
 		printf("stall_events_per_sec: n/a\n");
 	}
+	pfd = timesrc_stall_arm_prog_fd(ts);
+	len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (pfd >= 0 && stats_fd >= 0 && !bpf_obj_get_info_by_fd(pfd, &info, &len) &&
+	    info.run_cnt) {
+		bpf_s += info.run_time_ns / 1e9;
+		printf("stall_arm_bpf_ns_per_event: %.0f ns (hrtimer_start)\n",
+		       (double)info.run_time_ns / info.run_cnt);
+		printf("stall_arm_events_per_sec: %.1f events/s\n", info.run_cnt / wall);
+		printf("stall_arm_cpu_share_pct: %.5f %% of one core\n",
+		       100 * info.run_time_ns / 1e9 / wall);
+	} else {
+		printf("stall_arm_bpf_ns_per_event: n/a\n");
+	}
 	n = timesrc_stall_stats(ts, st, 256);
 	for (int i = 0; i < n; i++) {
 		count += st[i].count;
 		late += st[i].late;
 		dropped += st[i].dropped;
+		armed_past += st[i].armed_past;
+		excused += st[i].excused;
 		if (st[i].max_ns > max)
 			max = st[i].max_ns;
 		for (int b = 0; b < STALL_HIST_BUCKETS; b++)
@@ -132,6 +150,8 @@ int main(void)
 		printf("stall_late_events: %llu of %llu timers (dropped %llu)\n",
 		       (unsigned long long)late, (unsigned long long)count,
 		       (unsigned long long)dropped);
+		printf("stall_armed_in_the_past: %llu timers (%llu would have looked late)\n",
+		       (unsigned long long)armed_past, (unsigned long long)excused);
 	}
 	printf("timing_observations_per_sec: %.2f obs/s\n", c.nobs / wall);
 	printf("timing_user_cpu_share_pct: %.4f %%\n", 100 * cpu / wall);

@@ -5,6 +5,9 @@
  *   ud2              execute ud2 and die of SIGILL
  *   handled          execute ud2 under its own SIGILL handler, survive, print the
  *                    address again, wait for a second byte, exit 0
+ *   blocked          install a SIGILL handler but block SIGILL, then ud2: the kernel
+ *                    forces the signal (unblocks it, resets it to SIG_DFL) and we die
+ *   ignored          set SIGILL to SIG_IGN, then ud2: forced the same way, we die
  *   bytes HEX        execute HEX from an executable page (an instruction this CPU lacks)
  *   storm N          fault N times at one IP under a handler, then exit 0
  *   paced N US       fault N times, US microseconds apart, printing nothing more
@@ -109,6 +112,22 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "ud2";
 
 	if (!strcmp(mode, "ud2")) {
+		announce(ud2_site);
+		fault_ud2();
+		return 1;
+	}
+	if (!strcmp(mode, "blocked") || !strcmp(mode, "ignored")) {
+		struct sigaction ign = { .sa_handler = SIG_IGN };
+		sigset_t ill;
+
+		if (!strcmp(mode, "blocked")) {
+			handle_sigill();
+			sigemptyset(&ill);
+			sigaddset(&ill, SIGILL);
+			sigprocmask(SIG_BLOCK, &ill, NULL);
+		} else {
+			sigaction(SIGILL, &ign, NULL);
+		}
 		announce(ud2_site);
 		fault_ud2();
 		return 1;

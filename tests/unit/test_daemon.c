@@ -447,6 +447,37 @@ Test(daemon, run_replay_stores_what_replay_prints, .init = setup_dir, .fini = te
 	}
 }
 
+/*
+ * One incident, issued twice (a host-clock step, then CLOCK_REALTIME's step joins it): the
+ * store keeps both issues, the hooks, which page people, get only the first because the
+ * second changes neither confidence nor severity.
+ */
+Test(daemon, an_incident_pages_people_once_per_change, .init = setup_dir, .fini = teardown,
+     .timeout = 60)
+{
+	char cmd[2048], *stored, *hooked;
+	int issues = 0, paged = 0;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s run --config %s --replay %s/tests/fixtures/recordings/paused_migration.jsonl"
+		 " 2>&1 && %s events --json --kind migration.suspected --state-dir %s",
+		 build("cpudrift"), path("cpudrift.conf"), CPUDRIFT_SRCDIR, build("cpudrift"),
+		 path("state"));
+	stored = run_capture(cmd);
+	for (char *p = stored; (p = strstr(p, "\"incident_id\"")); p++)
+		issues++;
+	cr_expect_eq(issues, 2, "stored issues: %s", stored);
+	/* what was spooled for the hooks, as the hook runner hands it to them */
+	snprintf(cmd, sizeof(cmd), "%s hooks run --config %s 2>&1; cat %s/event.*.json",
+		 build("cpudrift"), path("cpudrift.conf"), path("out"));
+	hooked = run_capture(cmd);
+	for (char *p = hooked; (p = strstr(p, "\"kind\":\"migration.suspected\"")); p++)
+		paged++;
+	cr_expect_eq(paged, 1, "hooks ran for %d issues: %s", paged, hooked);
+	free(hooked);
+	free(stored);
+}
+
 Test(daemon, alert_rules_pass_promtool)
 {
 	char *out;

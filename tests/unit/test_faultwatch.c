@@ -312,6 +312,36 @@ Test(faultwatch, handled_fault_is_reported)
 	ud2_under(FAULT_VARIANT_AUTO, true);
 }
 
+/*
+ * Fatal means the signal kills: also when the process had a handler but blocked SIGILL, or
+ * ignored it.  A fault is not deliverable to a handler then: force_sig_info_to_task
+ * (kernel/signal.c) resets the action to SIG_DFL and unblocks the signal before it is
+ * generated, which is what the program reads.
+ */
+static void forced(const char *mode)
+{
+	const char *args[] = { helper("sigill_child"), mode, NULL };
+	struct faultwatch *fw = attach(FAULT_VARIANT_AUTO);
+	const struct fault *f;
+	struct child c;
+	int st;
+
+	spawn(&c, args);
+	release(&c);
+	f = wait_event(fw, c.pid, 1.0);
+	cr_assert_not_null(f, "no event within 1 s for a %s ud2 in pid %d", mode, c.pid);
+	cr_expect(f->fatal, "a %s SIGILL is not marked fatal", mode);
+	st = reap(&c);
+	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGILL, "%s child: status %#x", mode, st);
+	faultwatch__free(fw);
+}
+
+Test(faultwatch, a_blocked_or_ignored_sigill_is_fatal)
+{
+	forced("blocked");
+	forced("ignored");
+}
+
 Test(faultwatch, raw_tp_variant_gives_the_same_facts)
 {
 	ud2_under(FAULT_VARIANT_RAW_TP, true);

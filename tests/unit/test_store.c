@@ -20,6 +20,7 @@
 #include "testutil.h"
 
 #define FIXTURE_V1 CPUDRIFT_SRCDIR "/tests/fixtures/store-v1.sql"
+#define FIXTURE_V2 CPUDRIFT_SRCDIR "/tests/fixtures/store-v2.sql"
 
 static char dir[64];
 
@@ -128,8 +129,9 @@ static int64_t sql_i64(const char *sql)
 Test(store, creates_current_schema_in_wal_mode)
 {
 	struct store *s = open_store(STORE_LOCK);
-	const char *tables[] = { "snapshots",	   "probe_runs",     "events", "fault_counters",
-				 "timing_samples", "event_counters", "status", "schema_version" };
+	const char *tables[] = { "snapshots",	   "probe_runs",     "events",
+				 "fault_counters", "timing_samples", "event_counters",
+				 "status",	   "schema_version", "incidents" };
 	char sql[128];
 
 	cr_expect_eq(store_version(s), STORE_SCHEMA_VERSION);
@@ -188,6 +190,99 @@ Test(store, migrates_a_version_1_database)
 	add_event(s, EV_FAULT_SIGILL, 1700000300000000000, "avx2");
 	cr_assert_eq(store_event_counts(s, counts), 0);
 	cr_expect_eq(counts[EV_FAULT_SIGILL][SEV_WARNING], 3);
+	store__free(s);
+}
+
+static void load_fixture(const char *fixture)
+{
+	char path[128], *sql = NULL, *msg = NULL;
+	size_t len = 0;
+	sqlite3 *db;
+	FILE *f;
+
+	f = fopen(fixture, "r");
+	cr_assert(f, "missing %s", fixture);
+	cr_assert(getdelim(&sql, &len, 0, f) > 0);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_DB_NAME);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg);
+	sqlite3_close(db);
+	free(sql);
+}
+
+static struct json_object *incident_json(const char *id, const char *state, int64_t opened)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "{\"id\": \"%s\", \"boot_id\": \"b0b0b0b0\", \"state\": \"%s\","
+		 " \"confidence\": \"high\", \"severity\": \"critical\","
+		 " \"opened_real_ns\": %lld, \"last_real_ns\": %lld,%s"
+		 " \"tally\": {\"reasons\": [{\"reason\": \"cpuid.drift\"}]}}",
+		 id, state, (long long)opened, (long long)opened + 5,
+		 strcmp(state, "open") ? " \"closed_real_ns\": 1," : "");
+	return json_tokener_parse(text);
+}
+
+static int keep_ids(struct json_object *inc, void *arg)
+{
+	char *ids = arg;
+	struct json_object *id;
+
+	json_object_object_get_ex(inc, "id", &id);
+	strcat(ids, json_object_get_string(id));
+	strcat(ids, " ");
+	return 0;
+}
+
+Test(store, migrates_a_version_2_database_and_keeps_incidents)
+{
+	int64_t counts[EV__COUNT][SEV_CRITICAL + 1];
+	struct json_object *j, *got = NULL, *v;
+	char ids[256] = "";
+	struct store *s;
+
+	load_fixture(FIXTURE_V2);
+	s = open_store(STORE_LOCK);
+	cr_expect_eq(store_version(s), 3);
+	cr_expect_eq(count_events(s, 0, -1), 1);
+	cr_assert_eq(store_event_counts(s, counts), 0);
+	cr_expect_eq(counts[EV_MIGRATION_SUSPECTED][SEV_CRITICAL], 1);
+	cr_expect_eq(sql_i64("SELECT count(*) FROM incidents"), 0);
+
+	/* one row per incident, replaced as it changes */
+	j = incident_json("b0b0b0b0-5000", "open", 1700000100000000000LL);
+	cr_assert_eq(store_put_incident(s, j), 0);
+	json_object_put(j);
+	j = incident_json("b0b0b0b0-9000", "closed", 1700000200000000000LL);
+	cr_assert_eq(store_put_incident(s, j), 0);
+	json_object_put(j);
+	cr_assert_eq(store_query_incidents(s, &(struct incident_query){ .open_only = true },
+					   keep_ids, ids),
+		     0);
+	cr_expect_str_eq(ids, "b0b0b0b0-5000 ");
+	ids[0] = 0;
+	cr_assert_eq(store_query_incidents(s, NULL, keep_ids, ids), 0);
+	cr_expect_str_eq(ids, "b0b0b0b0-5000 b0b0b0b0-9000 ");
+	j = incident_json("b0b0b0b0-5000", "closed", 1700000100000000000LL);
+	cr_assert_eq(store_put_incident(s, j), 0);
+	json_object_put(j);
+	cr_expect_eq(sql_i64("SELECT count(*) FROM incidents"), 2);
+	cr_expect_eq(sql_i64("SELECT count(*) FROM incidents WHERE state = 'open'"), 0);
+	cr_assert_eq(store_get_incident(s, "b0b0b0b0-5000", &got), 0);
+	cr_assert(json_object_object_get_ex(got, "tally", &v));
+	cr_expect_eq(store_get_incident(s, "nope", &j), -ENOENT);
+	/* a document without its keys is refused */
+	j = json_tokener_parse("{\"id\": \"x\"}");
+	cr_expect_eq(store_put_incident(s, j), -EINVAL);
+	json_object_put(j);
+	json_object_put(got);
+	/* retention never deletes incidents */
+	cr_assert_geq(store_retain(s, &(struct store_limits){ .rows = 1, .days = 1 },
+				   1800000000000000000LL),
+		      0);
+	cr_expect_eq(sql_i64("SELECT count(*) FROM incidents"), 2);
 	store__free(s);
 }
 

@@ -6,8 +6,11 @@
  * time; a test that cannot run says why.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include "../../bpf/stall.h"
 #include "core/log.h"
 #include "capture/timesrc.h"
+#include "analysis/timing.h"
 
 TestSuite(timesrc);
 
@@ -139,6 +143,133 @@ Test(timesrc, stall_program_reports_lateness_on_this_machine)
 Test(timesrc, stall_raw_tp_fallback_reports_lateness_too)
 {
 	stall_attaches("raw_tp");
+}
+
+/* What systemd, timerfd and clock_nanosleep users do: arm a timer whose time has passed. */
+struct past_armer {
+	int cpu;
+	int rounds;
+	int fired;
+	int err;
+};
+
+static void fire_once(struct past_armer *a, clockid_t clk, int flags, long nsec)
+{
+	struct itimerspec its = { .it_value = { .tv_nsec = nsec } };
+	int fd = timerfd_create(clk, TFD_CLOEXEC);
+	uint64_t n;
+
+	if (fd < 0) {
+		a->err = errno;
+		return;
+	}
+	if (timerfd_settime(fd, flags, &its, NULL))
+		a->err = errno;
+	else if (nsec && read(fd, &n, sizeof(n)) == sizeof(n))
+		a->fired++;
+	close(fd);
+}
+
+static void *arm_in_the_past(void *p)
+{
+	struct past_armer *a = p;
+	struct timespec one = { .tv_nsec = 1 };
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(a->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		a->err = errno;
+		return NULL;
+	}
+	for (int i = 0; i < a->rounds; i++) {
+		/* absolute 1 ns on every clock base, as sd-event does for "now" */
+		fire_once(a, CLOCK_MONOTONIC, TFD_TIMER_ABSTIME, 1);
+		fire_once(a, CLOCK_BOOTTIME, TFD_TIMER_ABSTIME, 1);
+		fire_once(a, CLOCK_REALTIME, TFD_TIMER_ABSTIME, 1);
+		/* relative 0 disarms; relative 1 ns expires at once */
+		fire_once(a, CLOCK_MONOTONIC, 0, 0);
+		fire_once(a, CLOCK_MONOTONIC, 0, 1);
+		/* clock_nanosleep to a time long gone returns at once through an hrtimer */
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &one, NULL);
+	}
+	return NULL;
+}
+
+static void past_timers_not_late(const char *variant)
+{
+	static struct got g;
+	struct past_armer a[2] = { { .cpu = 0, .rounds = 1000 }, { .cpu = 1, .rounds = 1000 } };
+	struct stall_cpu_stats st[256];
+	uint64_t armed = 0, excused = 0;
+	struct timing *tm;
+	struct evlist ev = { 0 };
+	pthread_t th[2];
+	int n, stalls = 0;
+
+	if (geteuid())
+		cr_skip_test("loading BPF needs root (CAP_BPF, CAP_PERFMON)");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		cr_skip_test("no kernel BTF at /sys/kernel/btf/vmlinux");
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		cr_skip_test("needs two online vCPUs");
+	memset(&g, 0, sizeof(g));
+	/* the default threshold: what the daemon reports */
+	{
+		struct timesrc *ts = open_only(1u << OBS_STALL, 0, variant, &g);
+
+		cr_assert(timesrc_active(ts, OBS_STALL), "stall source did not attach");
+		for (int i = 0; i < 2; i++)
+			cr_assert_eq(pthread_create(&th[i], NULL, arm_in_the_past, &a[i]), 0);
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		usleep(100000);
+		timesrc_dispatch(ts, -1);
+		n = timesrc_stall_stats(ts, st, 256);
+		cr_assert_gt(n, 0);
+		for (int i = 0; i < n; i++) {
+			armed += st[i].armed_past;
+			excused += st[i].excused;
+		}
+		timesrc__free(ts);
+	}
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(a[i].err, 0, "vCPU %d: %s", a[i].cpu, strerror(a[i].err));
+		cr_assert_eq(a[i].fired, 4 * a[i].rounds, "vCPU %d: %d of %d timers fired",
+			     a[i].cpu, a[i].fired, 4 * a[i].rounds);
+	}
+	/* The program saw them: every absolute-1-ns MONOTONIC/BOOTTIME timer looked ~uptime late. */
+	cr_expect_geq(armed, 2 * 2 * 1000, "only %llu timers seen armed in the past",
+		      (unsigned long long)armed);
+	cr_expect_geq(excused, 2 * 2 * 1000, "only %llu past-armed timers measured from arming",
+		      (unsigned long long)excused);
+	tm = timing__new(NULL);
+	cr_assert_not_null(tm);
+	for (int i = 0; i < g.n; i++) {
+		cr_expect_lt(g.o[i].stall.lateness_ns, 50000000LL,
+			     "vCPU %lld reported %lld ns late", (long long)g.o[i].stall.cpu,
+			     (long long)g.o[i].stall.lateness_ns);
+		timing_feed(tm, &g.o[i], &ev);
+	}
+	timing_flush(tm, INT64_MAX, &ev);
+	for (size_t i = 0; i < ev.n; i++)
+		if (ev.v[i]->kind == EV_TIMING_STALL) {
+			stalls++;
+			cr_expect_fail("stall event: %s", ev.v[i]->summary);
+		}
+	cr_expect_eq(stalls, 0);
+	evlist_free(&ev);
+	timing__free(tm);
+}
+
+Test(timesrc, timers_armed_in_the_past_give_no_stall, .timeout = 60)
+{
+	past_timers_not_late(NULL);
+}
+
+Test(timesrc, timers_armed_in_the_past_give_no_stall_raw_tp, .timeout = 60)
+{
+	past_timers_not_late("raw_tp");
 }
 
 Test(timesrc, periodic_samplers_give_plausible_values)

@@ -85,6 +85,72 @@ Test(timing, rtc_offset_jump_is_a_host_clock_step_once)
 	evlist_free(&l);
 }
 
+Test(timing, sustained_rtc_step_is_reported_at_the_reading_that_showed_it)
+{
+	struct evlist l = { 0 };
+	const struct event *e;
+
+	replay(REC("paused_migration.jsonl"), &l);
+	e = find(&l, EV_TIMING_CLOCK_STEP, "rtc0");
+	cr_assert_not_null(e);
+	/* the jump shows at the t=300.9 s reading and is confirmed by the one a second later */
+	cr_expect_eq(e->monotonic_ns, 300900000000LL, "stamped %lld", (long long)e->monotonic_ns);
+	evlist_free(&l);
+}
+
+Test(timing, rtc_step_and_its_opposite_are_noise)
+{
+	struct evlist l = { 0 };
+
+	replay(REC("rtc_noise.jsonl"), &l);
+	cr_expect_eq(count_kind(&l, EV_TIMING_CLOCK_STEP, NULL), 0,
+		     "a step followed by its opposite was reported");
+	cr_expect_eq(count_kind(&l, EV_MIGRATION_SUSPECTED, NULL), 0);
+	evlist_free(&l);
+}
+
+static struct observation rtc_at(int64_t t_ms, int64_t off_ms)
+{
+	struct observation o = { .src = OBS_HOSTCLOCK };
+
+	o.mono_ns = t_ms * 1000000;
+	o.real_ns = o.mono_ns + 1000000000000LL;
+	o.hostclock.offset_ns = off_ms * 1000000;
+	o.hostclock.err_ns = 10000000;
+	snprintf(o.text, sizeof(o.text), "rtc0");
+	return o;
+}
+
+Test(timing, a_host_clock_step_waits_for_a_second_reading)
+{
+	struct timing *t = timing__new(NULL);
+	struct evlist l = { 0 };
+	struct observation o;
+	int64_t at[] = { 0, 1000, 2000, 3000 }, off[] = { -400, -400, 600, 600 };
+
+	for (int i = 0; i < 4; i++) {
+		o = rtc_at(at[i], off[i]);
+		cr_assert_eq(timing_feed(t, &o, &l), 0);
+		/* one reading alone says nothing yet */
+		cr_expect_eq(l.n, i < 3 ? 0u : 1u, "after reading %d: %zu events", i, l.n);
+	}
+	cr_assert_eq(l.n, 1);
+	cr_expect_eq(body_i64(l.v[0], "jump_ns"), 1000000000LL);
+	cr_expect_eq(l.v[0]->monotonic_ns, 2000000000LL);
+	/* a new level that moves again before it holds replaces the pending one */
+	o = rtc_at(4000, 1800);
+	timing_feed(t, &o, &l);
+	o = rtc_at(5000, 3000);
+	timing_feed(t, &o, &l);
+	cr_expect_eq(l.n, 1u);
+	o = rtc_at(6000, 3000);
+	timing_feed(t, &o, &l);
+	cr_assert_eq(l.n, 2u);
+	cr_expect_eq(body_i64(l.v[1], "jump_ns"), 2400000000LL);
+	evlist_free(&l);
+	timing__free(t);
+}
+
 Test(timing, realtime_step_reports_its_size)
 {
 	struct evlist l = { 0 };

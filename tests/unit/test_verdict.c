@@ -2,7 +2,7 @@
 /*
  * The migration verdict: recorded series end to end (timing rules + evidence + fuse), and
  * the fuse itself on hand-built events: what raises confidence, what never does alone,
- * the window, and that a live stream reports each rise once.
+ * the window.  How a stream of evidence becomes incidents is test_incident.c's.
  */
 #include <string.h>
 
@@ -244,35 +244,6 @@ Test(verdict, repeats_of_one_reason_count_once)
 	};
 
 	cr_expect_eq(fuse(v, 4), CONF_NONE);
-}
-
-Test(verdict, stream_reports_each_rise_once)
-{
-	struct verdict *vd = verdict__new(NULL);
-	struct event *in[] = {
-		ev(EV_TIMING_CLOCK_STEP, 100, "rtc0", NULL, NULL), /* 2: low */
-		ev(EV_TIMING_CLOCK_STEP, 101, "rtc0", NULL, NULL), /* repeat: nothing */
-		ev(EV_TIMING_TSC_RATE, 110, "tsc", NULL, NULL), /* 5: high */
-		ev(EV_TIMING_STEAL, 120, "steal", NULL, NULL), /* still high: nothing */
-		ev(EV_TIMING_CLOCK_STEP, 100 + 7200, "rtc0", NULL, NULL), /* new episode: low */
-	};
-	const enum confidence want[] = { CONF_LOW, CONF_NONE, CONF_HIGH, CONF_NONE, CONF_LOW };
-
-	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-		struct event *out = NULL;
-
-		cr_assert_eq(verdict_add(vd, in[i], &out), 0);
-		if (want[i] == CONF_NONE) {
-			cr_expect_null(out, "event %zu raised a verdict", i);
-		} else {
-			cr_assert_not_null(out, "event %zu raised no verdict", i);
-			cr_expect_eq(out->kind, EV_MIGRATION_SUSPECTED);
-			cr_expect_eq(conf_of(out), want[i], "event %zu", i);
-		}
-		event__free(out);
-		event__free(in[i]);
-	}
-	verdict__free(vd);
 }
 
 Test(verdict, the_verdict_names_its_change_time_and_reasons)
