@@ -635,8 +635,6 @@ static void teardown(struct daemon *d)
 		close(d->wd_fd);
 	if (d->table_fd >= 0)
 		close(d->table_fd);
-	if (d->table_fd >= 0)
-		close(d->table_fd);
 	timesrc__free(d->ts);
 	quickcheck__free(d->qc);
 	faultwatch__free(d->fw);
