@@ -267,7 +267,8 @@ static void incident_procs(FILE *f, struct json_object *l, const char *title)
 	for (size_t i = 0; i < len(l); i++) {
 		struct json_object *p = at(l, i);
 
-		process(f, p);
+		fprintf(f, "- pid %s %s%s%s", s(p, "pid"), s(p, "comm"), *s(p, "exe") ? " " : "",
+			s(p, "exe"));
 		if (*s(p, "unit"))
 			fprintf(f, " in %s", s(p, "unit"));
 		fprintf(f, " at %s: %s, needs %s\n", s(p, "time"), s(p, "class"),
