@@ -100,6 +100,7 @@ static bool is_open(struct json_object *inc)
 	struct json_object *v;
 
 	return !json_object_object_get_ex(inc, "state", &v) ||
+	       !json_object_is_type(v, json_type_string) ||
 	       strcmp(json_object_get_string(v), "closed") != 0;
 }
 
