@@ -27,9 +27,8 @@
  * "survived", besides the verdict's keys.  Which sinks get which issue is the caller's
  * choice.
  */
-/* Not CPUDRIFT_INCIDENT_H: cli/incident.h (the report's selection) holds that guard. */
-#ifndef CPUDRIFT_ANALYSIS_INCIDENT_H
-#define CPUDRIFT_ANALYSIS_INCIDENT_H
+#ifndef CPUDRIFT_INCIDENT_H
+#define CPUDRIFT_INCIDENT_H
 
 #include <stdbool.h>
 #include <stdint.h>

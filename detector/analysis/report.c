@@ -8,6 +8,7 @@
 #include "analysis/diff.h"
 #include "analysis/report.h"
 #include "analysis/reportgroup.h"
+#include "analysis/reportincident.h"
 #include "analysis/timeline.h"
 #include "core/features.h"
 
@@ -48,6 +49,10 @@ struct report {
 	struct json_object *timing;
 	int64_t ntiming;
 
+	/* the selected incident, its issues; or the incidents open, when none is selected */
+	struct json_object *stored, *history, *open;
+	int64_t nhistory, nopen;
+
 	struct timeline *tl;
 };
 
@@ -70,9 +75,11 @@ int report__new(const struct report_window *w, struct report **out)
 	r->casualties = json_object_new_array();
 	r->survived = json_object_new_array();
 	r->timing = json_object_new_array();
+	r->history = json_object_new_array();
+	r->open = json_object_new_array();
 	r->tl = timeline__new(w->since_ns, w->until_ns);
 	if (!r->changes || !r->verdicts || !r->faults || !r->fault_classes || !r->fault_features ||
-	    !r->casualties || !r->survived || !r->timing || !r->tl) {
+	    !r->casualties || !r->survived || !r->timing || !r->history || !r->open || !r->tl) {
 		report__free(r);
 		return -ENOMEM;
 	}
@@ -95,6 +102,9 @@ void report__free(struct report *r)
 	json_object_put(r->casualties);
 	json_object_put(r->survived);
 	json_object_put(r->timing);
+	json_object_put(r->stored);
+	json_object_put(r->history);
+	json_object_put(r->open);
 	timeline__free(r->tl);
 	free(r);
 }
@@ -297,9 +307,19 @@ procs:
 	}
 }
 
+/* An issue or resolution of an incident other than the selected one. */
+static bool other_incident(const struct report *r, const struct event *e)
+{
+	if (!r->w.incident ||
+	    (e->kind != EV_MIGRATION_SUSPECTED && e->kind != EV_MIGRATION_RESOLVED))
+		return false;
+	return strcmp(get_str(e->body, "incident_id"), r->w.incident) != 0;
+}
+
 int report_add_event(struct report *r, const struct event *e)
 {
-	if ((unsigned)e->kind >= EV__COUNT || (unsigned)e->sev > SEV_CRITICAL)
+	if ((unsigned)e->kind >= EV__COUNT || (unsigned)e->sev > SEV_CRITICAL ||
+	    other_incident(r, e))
 		return 0;
 	r->total++;
 	r->by_kind[e->kind][e->sev]++;
@@ -362,6 +382,27 @@ void report_add_probe_run(struct report *r, int64_t realtime_ns, struct json_obj
 void report_add_observation(struct report *r, const struct observation *o)
 {
 	timeline_add_observation(r->tl, o);
+}
+
+void report_set_incident(struct report *r, struct json_object *stored)
+{
+	json_object_put(r->stored);
+	r->stored = json_object_get(stored);
+}
+
+int report_add_incident_event(struct report *r, const struct event *e)
+{
+	if ((unsigned)e->kind >= EV__COUNT || (unsigned)e->sev > SEV_CRITICAL)
+		return 0;
+	push_bounded(r->history, &r->nhistory, REPORT_MAX_LIST,
+		     has_room(r->history, REPORT_MAX_LIST) ? reportincident_issue(e) : NULL);
+	return 0;
+}
+
+void report_add_open_incident(struct report *r, struct json_object *stored)
+{
+	push_bounded(r->open, &r->nopen, REPORT_MAX_LIST,
+		     has_room(r->open, REPORT_MAX_LIST) ? reportincident_brief(stored) : NULL);
 }
 
 void report_time_iso(int64_t ns, char *buf, size_t size)
@@ -538,6 +579,14 @@ struct json_object *report_to_json(struct report *r, report_alive_fn alive, void
 	json_object_object_add(v, "incident",
 			       r->w.incident ? json_object_new_string(r->w.incident) : NULL);
 	json_object_object_add(o, "window", v);
+	{
+		struct json_object *procs[] = { r->faults, r->casualties, r->survived };
+
+		json_object_object_add(
+			o, "incident",
+			reportincident_section(r->stored, r->history, r->nhistory, procs, 3));
+	}
+	json_object_object_add(o, "open_incidents", listed(r->open, r->nopen));
 
 	/* The strongest verdict: the last of the highest confidence (verdicts only rise). */
 	v = NULL;

@@ -9,8 +9,9 @@
  * binned into a fixed number of columns.
  *
  * A window and an incident select the same data: the selection (struct report_window) is
- * resolved to a time range by the caller; an incident also filters by its ID once events
- * carry one.
+ * resolved to a time range by the caller (cli/selection.h).  With an incident, the issues
+ * and resolutions of other incidents in that range are left out, and the stored incident
+ * and all of its issues make the "incident" section (analysis/reportincident.h).
  */
 #ifndef CPUDRIFT_REPORT_H
 #define CPUDRIFT_REPORT_H
@@ -65,6 +66,12 @@ void report_add_snapshot(struct report *r, int64_t realtime_ns, int64_t id, int 
 void report_add_probe_run(struct report *r, int64_t realtime_ns, struct json_object *run);
 void report_add_observation(struct report *r, const struct observation *o);
 
+/* 4. With an incident: the stored incident (a reference is taken) and its issues, any time. */
+void report_set_incident(struct report *r, struct json_object *stored);
+int report_add_incident_event(struct report *r, const struct event *e);
+/** Without one: each incident still open, for a pointer to `report --incident ID`. */
+void report_add_open_incident(struct report *r, struct json_object *stored);
+
 /**
  * Is process @pid, started at @start_boot_ns (CLOCK_BOOTTIME; 0: unknown), still the same
  * running process?  The caller reads /proc; this module stays pure.
@@ -72,10 +79,11 @@ void report_add_observation(struct report *r, const struct observation *o);
 typedef bool (*report_alive_fn)(int pid, int64_t start_boot_ns, void *ctx);
 
 /**
- * The report model (a new reference): window, verdict(s), change (before -> after), faults,
- * timing evidence, at_risk (with "alive") and casualties grouped with their remedy,
- * events by kind, timeline, and "exit": 1 when the window holds a critical event or a
- * process at risk is still alive.  NULL on allocation failure.
+ * The report model (a new reference): window, incident (null without one), open_incidents,
+ * verdict(s), change (before -> after), faults, timing evidence, at_risk (with "alive")
+ * and casualties grouped with their remedy, events by kind, timeline, and "exit": 1 when
+ * the window holds a critical event or a process at risk is still alive.  NULL on
+ * allocation failure.
  */
 struct json_object *report_to_json(struct report *r, report_alive_fn alive, void *ctx);
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/args.h"
+#include "core/escape.h"
 #include "core/log.h"
 #include "formats/timearg.h"
 
@@ -151,6 +152,23 @@ int args_time(const char *opt, const char *arg, int64_t *out_ns)
 		return 0;
 	log_err("failed to parse %s: %s", opt, err.msg);
 	return -EINVAL;
+}
+
+int args_incident(const char *arg, const char **out)
+{
+	size_t n = strlen(arg);
+
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)arg[i]) && arg[i] != '-')
+			n = 0;
+	if (n == 0 || n > ARGS_INCIDENT_MAX) {
+		log_err("failed to parse --incident: '%s' is not an incident ID (such as "
+			"0f6c2d4e-241000: `cpudrift status` and `cpudrift events` show them)",
+			str_esc(arg));
+		return -EINVAL;
+	}
+	*out = arg;
+	return 0;
 }
 
 int args_version(void)

@@ -31,6 +31,15 @@ int args_size(const char *opt, const char *arg, int64_t min, int64_t max, int64_
  */
 int args_time(const char *opt, const char *arg, int64_t *out_ns);
 
+/* The longest incident ID (analysis/incident.h: boot id digits, a millisecond, a suffix). */
+#define ARGS_INCIDENT_MAX 47
+
+/**
+ * An incident ID as analysis/incident.h makes them: letters, digits and '-', at most
+ * ARGS_INCIDENT_MAX.  *@out = @arg.  0, or -EINVAL after logging.
+ */
+int args_incident(const char *arg, const char **out);
+
 /** Print "cpudrift VERSION" to stdout; returns 0 (the exit status). */
 int args_version(void);
 

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * cpudrift evidence -o FILE.tar.gz [--since T] [--until T] [--redact] [--max-size SIZE]
+ * cpudrift evidence -o FILE.tar.gz [--incident ID] [--since T] [--until T] [--redact]
+ *                   [--max-size SIZE]
  * cpudrift evidence verify FILE
  * One archive for a ticket (formats/bundle.h): the report (summary.md, report.html,
  * report.json), the snapshots before and after (JSON and libcpuid raw) and their diff,
  * every event of the window, probe runs, timing observations, verdicts and the processes
- * at risk, system facts, cpudrift's configuration and status, the journal lines, and a
- * manifest with the SHA-256 of every member.
+ * at risk, system facts, cpudrift's configuration and status, the journal lines, the
+ * selected incident as stored (incident.json), and a manifest with the SHA-256 of every
+ * member.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +20,7 @@
 #include "capture/sysfacts.h"
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "cli/incident.h"
+#include "cli/selection.h"
 #include "core/escape.h"
 #include "core/log.h"
 #include "formats/bundle.h"
@@ -37,16 +39,20 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cpudrift evidence -o FILE.tar.gz [--since TIME] [--until TIME] [--redact]\n"
-		"                         [--max-size SIZE] [--state-dir DIR] [--config FILE]\n"
+		"usage: cpudrift evidence -o FILE.tar.gz [--incident ID] [--since TIME]\n"
+		"                         [--until TIME] [--redact] [--max-size SIZE]\n"
+		"                         [--state-dir DIR] [--config FILE]\n"
 		"       cpudrift evidence verify FILE\n\n"
 		"Write one archive for a support ticket: the report (summary.md, report.html),\n"
 		"the snapshots before and after the change (JSON and libcpuid raw) and their\n"
 		"diff, every event of the window, probe runs, timing observations, verdicts and\n"
 		"processes at risk, system facts, cpudrift's configuration and status, the\n"
-		"journal lines, and manifest.json with the SHA-256 of every member.\n"
+		"journal lines, the selected incident (incident.json), and manifest.json with\n"
+		"the SHA-256 of every member.\n"
 		"Environments and command lines are never collected.\n\n"
 		"  -o FILE        the archive to write (replaced atomically)\n"
+		"  --incident ID  one stored incident and its window (as `cpudrift report\n"
+		"                 --incident`); --since and --until narrow it\n"
 		"  --since TIME   start of the window (default: the first thing stored)\n"
 		"  --until TIME   end of the window (default: now)\n"
 		"                 TIME as journalctl takes it: %s\n"
@@ -172,7 +178,7 @@ static int on_row(int64_t id, int64_t realtime_ns, const char *json, void *arg)
 	return 0;
 }
 
-static int add_rows(struct ev *x, struct store *s, const struct incident *in, const char *table,
+static int add_rows(struct ev *x, struct store *s, const struct selection *in, const char *table,
 		    const char *name)
 {
 	struct rows r = { .x = x, .room = bundle_room(x->b) };
@@ -221,7 +227,7 @@ static int redact_cb(const char *name, const char *with, void *ctx)
 }
 
 static int build(struct ev *x, struct store *s, const char *dir, const char *config_path,
-		 const struct incident *in, struct json_object *extra)
+		 const struct selection *in, struct json_object *extra)
 {
 	struct json_object *r = in->report, *o, *ch = json_object_object_get(r, "change");
 	struct config cfg;
@@ -233,6 +239,8 @@ static int build(struct ev *x, struct store *s, const char *dir, const char *con
 	ret = add_written(x, "summary.md", w_text, r);
 	ret = ret ?: add_written(x, "report.html", w_html, r);
 	ret = ret ?: add_json(x, "report.json", r);
+	if (!ret && in->incident)
+		ret = add_json(x, "incident.json", in->incident);
 	if (!ret && in->before_json)
 		ret = add(x, "snapshots/before.json", in->before_json, strlen(in->before_json));
 	if (!ret && in->after_json)
@@ -323,6 +331,7 @@ int cmd_evidence(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "incident", required_argument, NULL, 'i' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "redact", no_argument, NULL, 'R' },
@@ -334,12 +343,12 @@ int cmd_evidence(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct incident_sel sel = { 0 };
+	struct selection_spec spec = { 0 };
 	const char *state_dir = NULL, *config = NULL, *out = NULL;
 	struct ev x = { 0 };
 	struct errbuf err = { "" };
 	struct json_object *extra, *w;
-	struct incident in;
+	struct selection in;
 	int64_t max = BUNDLE_DEFAULT_MAX;
 	char dir[PATH_MAX];
 	struct store *s;
@@ -353,15 +362,21 @@ int cmd_evidence(int argc, char **argv)
 		}
 		return verify(argv[2]);
 	}
-	while ((c = getopt_long(argc, argv, "o:s:u:Rm:d:c:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:i:s:u:Rm:d:c:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
 			break;
+		case 'i':
+			if (args_incident(optarg, &spec.incident)) {
+				usage(stderr);
+				return EXIT_ERROR;
+			}
+			break;
 		case 's':
 		case 'u':
 			if (args_time(c == 's' ? "--since" : "--until", optarg,
-				      c == 's' ? &sel.since_ns : &sel.until_ns)) {
+				      c == 's' ? &spec.since_ns : &spec.until_ns)) {
 				usage(stderr);
 				return EXIT_ERROR;
 			}
@@ -405,7 +420,7 @@ int cmd_evidence(int argc, char **argv)
 		log_err("failed to open the evidence store: %s", err.msg);
 		return EXIT_ERROR;
 	}
-	ret = incident_load(s, &sel, &in, &err);
+	ret = selection_load(s, &spec, &in, &err);
 	if (ret) {
 		store__free(s);
 		log_err("%s", err.msg);
@@ -429,7 +444,8 @@ int cmd_evidence(int argc, char **argv)
 	w = json_object_new_object();
 	json_object_object_add(w, "since_ns", json_object_new_int64(in.since_ns));
 	json_object_object_add(w, "until_ns", json_object_new_int64(in.until_ns));
-	json_object_object_add(w, "incident", NULL);
+	json_object_object_add(w, "incident",
+			       spec.incident ? json_object_new_string(spec.incident) : NULL);
 	json_object_object_add(extra, "window", w);
 	json_object_object_add(extra, "created_ns",
 			       json_object_new_int64(in.until_ns > 0 ? in.until_ns : 0));
@@ -446,7 +462,7 @@ int cmd_evidence(int argc, char **argv)
 out:
 	bundle_writer__free(x.b);
 	redact__free(x.red);
-	incident_clear(&in);
+	selection_clear(&in);
 	store__free(s);
 	return ret ? EXIT_ERROR : EXIT_OK;
 }

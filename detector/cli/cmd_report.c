@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * cpudrift report [--since T] [--until T] [--json]: the incident in plain words, from the
- * store (the daemon need not run).  Exit 1 when the window holds a critical event or a
+ * cpudrift report [--incident ID] [--since T] [--until T] [--json]: the incident in plain
+ * words, from the store (the daemon need not run).  Exit 1 when the window holds a critical event or a
  * process at risk still runs, 0 otherwise, 2 on error.
  */
 #include <getopt.h>
@@ -10,7 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "cli/incident.h"
+#include "cli/selection.h"
 #include "core/log.h"
 #include "formats/config.h"
 #include "formats/reporttext.h"
@@ -19,12 +19,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cpudrift report [--since TIME] [--until TIME] [--json]\n"
+		"usage: cpudrift report [--incident ID] [--since TIME] [--until TIME] [--json]\n"
 		"                       [--state-dir DIR] [--config FILE]\n\n"
 		"The incident in plain words: the verdicts and their reasons, what changed\n"
 		"(features, level, identity, microcode, hypervisor, XCR0, before -> after),\n"
 		"the faults, the timing evidence, and the processes at risk and the casualties\n"
 		"grouped by systemd unit and container, with what to restart.\n\n"
+		"  --incident ID  one stored incident (its ID is in `cpudrift status` and\n"
+		"                 `cpudrift events`): its window, from a minute before its first\n"
+		"                 evidence to its close, and its own reasons, casualties,\n"
+		"                 survivors and confidence history; --since and --until narrow it\n"
 		"  --since TIME   start of the window (default: the first thing stored)\n"
 		"  --until TIME   end of the window (default: now)\n"
 		"                 TIME as journalctl takes it: %s\n"
@@ -39,6 +43,7 @@ static void usage(FILE *f)
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "incident", required_argument, NULL, 'i' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
@@ -49,21 +54,27 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct incident_sel sel = { 0 };
+	struct selection_spec spec = { 0 };
 	const char *state_dir = NULL, *config = NULL;
 	struct errbuf err = { "" };
-	struct incident in;
+	struct selection sel;
 	char dir[PATH_MAX];
 	struct store *s;
 	bool json = false;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "s:u:jd:c:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:s:u:jd:c:vh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'i':
+			if (args_incident(optarg, &spec.incident)) {
+				usage(stderr);
+				return EXIT_ERROR;
+			}
+			break;
 		case 's':
 		case 'u':
 			if (args_time(c == 's' ? "--since" : "--until", optarg,
-				      c == 's' ? &sel.since_ns : &sel.until_ns)) {
+				      c == 's' ? &spec.since_ns : &spec.until_ns)) {
 				usage(stderr);
 				return EXIT_ERROR;
 			}
@@ -99,19 +110,19 @@ int cmd_report(int argc, char **argv)
 		log_err("failed to open the evidence store: %s", err.msg);
 		return EXIT_ERROR;
 	}
-	ret = incident_load(s, &sel, &in, &err);
+	ret = selection_load(s, &spec, &sel, &err);
 	store__free(s);
 	if (ret) {
 		log_err("%s", err.msg);
 		return EXIT_ERROR;
 	}
 	if (json)
-		cli_print_json(stdout, in.report, false);
+		cli_print_json(stdout, sel.report, false);
 	else
-		reporttext_write(in.report, stdout);
+		reporttext_write(sel.report, stdout);
 	ret = json_object_get_int(
-		json_object_object_get(json_object_object_get(in.report, "exit"), "status"));
-	incident_clear(&in);
+		json_object_object_get(json_object_object_get(sel.report, "exit"), "status"));
+	selection_clear(&sel);
 	if (cli_close_out(stdout, NULL))
 		return EXIT_ERROR;
 	return ret ? EXIT_FOUND : EXIT_OK;

@@ -304,7 +304,7 @@ static void timeline(FILE *f, struct json_object *r)
 
 int reporthtml_write(struct json_object *r, FILE *f)
 {
-	struct json_object *w = get(r, "window"), *v = get(r, "verdict");
+	struct json_object *w = get(r, "window"), *v = get(r, "verdict"), *inc = get(r, "incident");
 	char *text = NULL;
 	size_t tlen = 0;
 	FILE *m = open_memstream(&text, &tlen);
@@ -330,6 +330,13 @@ int reporthtml_write(struct json_object *r, FILE *f)
 	fputs(" to ", f);
 	html(f, json_object_get_string(get(w, "until")));
 	fputs("</p>\n", f);
+	if (inc) {
+		fputs("<p>Incident <b>", f);
+		html(f, json_object_get_string(get(inc, "id")));
+		fputs("</b> (", f);
+		html(f, json_object_get_string(get(inc, "state")));
+		fputs(")</p>\n", f);
+	}
 	if (v) {
 		fputs("<p class=\"banner\"><b>Migration suspected, confidence ", f);
 		html(f, json_object_get_string(get(v, "confidence")));

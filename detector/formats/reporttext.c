@@ -261,13 +261,94 @@ static void people(FILE *f, struct json_object *r)
 	fputc('\n', f);
 }
 
+static void incident_procs(FILE *f, struct json_object *l, const char *title)
+{
+	fprintf(f, "\n%s (%zu):%s\n", title, len(l), len(l) ? "\n" : " none");
+	for (size_t i = 0; i < len(l); i++) {
+		struct json_object *p = at(l, i);
+
+		fprintf(f, "- pid %s %s%s%s", s(p, "pid"), s(p, "comm"), *s(p, "exe") ? " " : "",
+			s(p, "exe"));
+		if (*s(p, "unit"))
+			fprintf(f, " in %s", s(p, "unit"));
+		fprintf(f, " at %s: %s, needs %s\n", s(p, "time"), s(p, "class"),
+			*s(p, "feature") ? s(p, "feature") : "-");
+	}
+}
+
+/* An issue whose confidence differs from the one before. */
+static bool moved(struct json_object *issue)
+{
+	const char *p = json_object_get_string(get(issue, "previous_confidence"));
+	const char *c = json_object_get_string(get(issue, "confidence"));
+
+	return p && c && strcmp(p, c);
+}
+
+/* The selected incident as stored: its own reasons, processes and history. */
+static void incident(FILE *f, struct json_object *inc)
+{
+	struct json_object *l = get(inc, "reasons"), *h = get(inc, "history");
+
+	fprintf(f, "## Incident %s (%s)\n\n", s(inc, "id"), s(inc, "state"));
+	fprintf(f, "Opened %s, confidence %s (%s, score %s) after %s issue%s.\n", s(inc, "opened"),
+		s(inc, "confidence"), s(inc, "severity"), s(inc, "score"), s(inc, "issues"),
+		n(inc, "issues") == 1 ? "" : "s");
+	fprintf(f, "Evidence from %s to %s.\n", s(inc, "first_evidence"), s(inc, "last_evidence"));
+	if (get(inc, "closed"))
+		fprintf(f, "Closed %s (%s).\n", s(inc, "closed"), s(inc, "close_reason"));
+	else
+		fprintf(f, "Still open: later evidence may join it.\n");
+	if (get(inc, "at_risk"))
+		fprintf(f, "Processes at risk when last counted: %s.\n", s(inc, "at_risk"));
+	fprintf(f, "\nReasons (%zu):%s\n", len(l), len(l) ? "\n" : " none");
+	for (size_t i = 0; i < len(l); i++)
+		fprintf(f, "- %s (weight %s, x%s): %s\n", s(at(l, i), "reason"),
+			s(at(l, i), "weight"), s(at(l, i), "count"), s(at(l, i), "summary"));
+	incident_procs(f, get(inc, "casualties"), "Casualties");
+	incident_procs(f, get(inc, "survived"), "Survived");
+	l = get(h, "list");
+	fprintf(f, "\nConfidence history (%lld stored):%s\n", (long long)n(h, "total"),
+		len(l) ? "\n" : " none (retained away)");
+	for (size_t i = 0; i < len(l); i++) {
+		struct json_object *x = at(l, i);
+
+		if (*s(x, "why"))
+			fprintf(f, "- %s resolved: %s\n", s(x, "time"), s(x, "why"));
+		else
+			fprintf(f, "- %s issue %s: confidence %s%s%s (%s, score %s, %s reason%s)\n",
+				s(x, "time"), s(x, "issue"), s(x, "confidence"),
+				moved(x) ? ", was " : "",
+				moved(x) ? s(x, "previous_confidence") : "", s(x, "severity"),
+				s(x, "score"), s(x, "reasons"), n(x, "reasons") == 1 ? "" : "s");
+	}
+	fputc('\n', f);
+}
+
+/* Without a selected incident: each one still open, and how to report it alone. */
+static void open_incidents(FILE *f, struct json_object *r)
+{
+	struct json_object *l = get(get(r, "open_incidents"), "list");
+
+	for (size_t i = 0; i < len(l); i++)
+		fprintf(f,
+			"Incident %s is open (confidence %s, since %s): `cpudrift report "
+			"--incident %s` reports it alone.\n",
+			s(at(l, i), "id"), s(at(l, i), "confidence"), s(at(l, i), "opened"),
+			s(at(l, i), "id"));
+	if (len(l))
+		fputc('\n', f);
+}
+
 int reporttext_write(struct json_object *r, FILE *f)
 {
 	struct json_object *w = get(r, "window"), *ev = get(r, "events"), *ex = get(r, "exit");
 
 	fprintf(f, "# cpudrift report: %s to %s\n\n", s(w, "since"), s(w, "until"));
-	if (get(w, "incident") && json_object_get_string(get(w, "incident")))
-		fprintf(f, "Incident %s.\n\n", s(w, "incident"));
+	if (get(r, "incident"))
+		incident(f, get(r, "incident"));
+	else
+		open_incidents(f, r);
 	verdict(f, r);
 	change(f, r);
 	faults(f, r);

@@ -3,7 +3,9 @@
  * report and evidence on a big store: 100,000 events (faults with their full records,
  * stalls, drifts, verdicts) and 1,000 snapshots, as the real binary runs them.  Wall time
  * and peak resident memory of each run (wait4's ru_maxrss), and the bundle's size.
- * Targets: evidence under 2 s and 64 MB.  Prints `name: value unit` lines; asserts nothing.
+ * Targets: evidence under 2 s and 64 MB.  Also `report --incident` for an incident whose
+ * window is the whole day, every verdict one of its issues (the worst case of a selection
+ * by ID).  Prints `name: value unit` lines; asserts nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #define NEVENTS 100000
 #define NSNAPS 1000
 #define T0 1795746000000000000LL
+#define INCIDENT "f2845be9-1000"
 
 static char dir[] = "/tmp/cpudrift-bench-report-XXXXXX";
 
@@ -80,8 +83,11 @@ static struct event *other_event(int i, int64_t t)
 	snprintf(e->summary, sizeof(e->summary), "%s number %d", event_kind_names[k], i);
 	json_object_object_add(e->body, "max_lateness_ns", json_object_new_int64(60000000 + i));
 	json_object_object_add(e->body, "scope", json_object_new_string("vm"));
-	if (k == EV_MIGRATION_SUSPECTED)
+	if (k == EV_MIGRATION_SUSPECTED) {
 		json_object_object_add(e->body, "confidence", json_object_new_string("high"));
+		json_object_object_add(e->body, "incident_id", json_object_new_string(INCIDENT));
+		json_object_object_add(e->body, "issue", json_object_new_int(i / 10 + 1));
+	}
 	return e;
 }
 
@@ -121,6 +127,27 @@ static void fill(void)
 		}
 	}
 	store_commit(s);
+	{
+		char json[1024];
+		struct json_object *inc;
+
+		snprintf(
+			json, sizeof(json),
+			"{\"id\":\"%s\",\"boot_id\":\"f2845be9\",\"state\":\"closed\","
+			"\"confidence\":\"high\",\"severity\":\"critical\",\"opened_real_ns\":%lld,"
+			"\"change_real_ns\":%lld,\"last_real_ns\":%lld,\"closed_real_ns\":%lld,"
+			"\"close_reason\":\"quiet\",\"window_ns\":300000000000,\"issues\":%d,"
+			"\"score\":6,\"at_risk\":0,\"tally\":{\"reasons\":[]},"
+			"\"casualties\":[],\"survived\":[]}",
+			INCIDENT, (long long)T0, (long long)T0, (long long)(T0 + span),
+			(long long)(T0 + span), NEVENTS / 10);
+		inc = json_tokener_parse(json);
+		if (!inc || store_put_incident(s, inc)) {
+			fprintf(stderr, "bench_report: failed to store the incident\n");
+			exit(1);
+		}
+		json_object_put(inc);
+	}
 	snapshot__free(snap);
 	store__free(s);
 }
@@ -164,6 +191,8 @@ int main(void)
 	const char *rp[] = { "cpudrift", "report", "--state-dir", dir, "--config", conf, NULL };
 	const char *rj[] = { "cpudrift", "report",   "--json", "--state-dir",
 			     dir,	 "--config", conf,     NULL };
+	const char *ri[] = { "cpudrift", "report",   "--incident", INCIDENT, "--state-dir",
+			     dir,	 "--config", conf,	   NULL };
 	double secs, mb;
 	struct stat st;
 	FILE *f;
@@ -194,6 +223,10 @@ int main(void)
 	printf("report_json_seconds: %.3f s (exit %d)\n", secs, rc);
 	printf("report_json_cpu_seconds: %.3f s\n", cpu);
 	printf("report_json_peak_rss: %.1f MB\n", mb);
+	rc = run(ri, &secs, &mb);
+	printf("report_incident_seconds: %.3f s (exit %d)\n", secs, rc);
+	printf("report_incident_cpu_seconds: %.3f s\n", cpu);
+	printf("report_incident_peak_rss: %.1f MB\n", mb);
 	snprintf(out, sizeof(out), "rm -rf %s", dir);
 	return system(out) ? 1 : 0;
 }

@@ -8,6 +8,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -647,4 +648,268 @@ Test(report, hostile_names_are_escaped_in_html_and_text)
 	cr_expect_null(strchr(html, '\x1b'));
 	cr_expect(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;"), "the name is not shown");
 	free(html);
+}
+
+/* --- one incident, selected by its ID ------------------------------------------------------ */
+
+/* The recording's incident: every issue in the store names it. */
+static void the_incident(const char *state_dir, char *id, size_t size)
+{
+	char cmd[512], *out, *save = NULL;
+	int rc;
+
+	id[0] = 0;
+	snprintf(cmd, sizeof(cmd), "events --state-dir %s --kind migration.suspected --json",
+		 state_dir);
+	out = cd(cmd, &rc);
+	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		struct json_object *o = json_tokener_parse(l);
+		const char *v = json_object_get_string(path(o, "body.incident_id"));
+
+		if (v && !id[0])
+			snprintf(id, size, "%s", v);
+		json_object_put(o);
+	}
+	free(out);
+	cr_assert(id[0], "the recorded migration opened no incident");
+}
+
+/* The entry of @list whose @key is the string @v, or NULL. */
+static struct json_object *with(struct json_object *list, const char *key, const char *v)
+{
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *o = json_object_array_get_idx(list, i);
+		const char *s = json_object_get_string(json_object_object_get(o, key));
+
+		if (s && !strcmp(s, v))
+			return o;
+	}
+	return NULL;
+}
+
+/* The recording's incident: 02:24:01 (the drift) to 02:24:10.950 (the last fault), open. */
+#define REC_BEFORE_NS 1795746001000000000LL /* the snapshot before the drift */
+#define REC_FIRST_NS 1795746241000000000LL
+#define REC_LAST_NS 1795746250950000000LL
+
+Test(report, an_incident_speaks_for_itself)
+{
+	struct json_object *r, *p;
+	char id[64], args[256], *out;
+	int rc;
+
+	the_incident("st", id, sizeof(id));
+	snprintf(args, sizeof(args), "--incident %s", id);
+	r = report_json(args, &rc);
+	cr_expect_eq(rc, 1, "an incident with a casualty is critical");
+	cr_expect_str_eq(json_object_get_string(path(r, "window.incident")), id);
+	cr_expect_str_eq(json_object_get_string(path(r, "incident.id")), id);
+	cr_expect_str_eq(json_object_get_string(path(r, "incident.state")), "open",
+			 "a replay closes nothing");
+	cr_expect_str_eq(json_object_get_string(path(r, "incident.confidence")), "high");
+	cr_expect_eq(json_object_get_int64(path(r, "incident.first_evidence_real_ns")),
+		     REC_FIRST_NS);
+	/* Its window takes in the snapshot before it (4 minutes: within the join window)... */
+	cr_expect_eq(json_object_get_int64(path(r, "window.since_ns")), REC_BEFORE_NS);
+	cr_expect_leq(json_object_get_int64(path(r, "window.until_ns")),
+		      REC_LAST_NS + 300 * 1000000000LL);
+	/* ...so the change is the snapshots' and the loss is named. */
+	cr_expect_str_eq(json_object_get_string(path(r, "change.source")), "snapshots");
+	cr_expect(array_has(path(r, "change.removed"), "avx512f"));
+	/* Its own reasons, its casualty with the unit its fault names, its history. */
+	cr_expect_not_null(with(path(r, "incident.reasons"), "reason", "cpuid.drift"));
+	cr_expect_not_null(with(path(r, "incident.reasons"), "reason", "fault.sigill/migration"));
+	p = with(path(r, "incident.casualties"), "comm", "java");
+	cr_assert_not_null(p, "no casualty: %s", json_object_to_json_string(path(r, "incident")));
+	cr_expect_eq(json_object_get_int(path(p, "pid")), 4242);
+	cr_expect_str_eq(json_object_get_string(path(p, "feature")), "avx512f");
+	cr_expect_str_eq(json_object_get_string(path(p, "unit")), "app.service");
+	cr_expect_eq(json_object_array_length(path(r, "incident.survived")), 0);
+	cr_expect_eq(json_object_get_int(path(r, "incident.history.total")), 3,
+		     "the drift, the first fault and the casualty each issued it");
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(
+				 json_object_array_get_idx(path(r, "incident.history.list"), 1),
+				 "previous_confidence")),
+			 "medium");
+	cr_expect_eq(json_object_get_int(path(r, "open_incidents.total")), 0);
+	json_object_put(r);
+
+	snprintf(args, sizeof(args), "report --state-dir st --incident %s", id);
+	out = cd(args, &rc);
+	snprintf(args, sizeof(args), "## Incident %s (open)", id);
+	cr_expect(strstr(out, args), "%s", out);
+	cr_expect(strstr(out, "pid 4242 java /usr/bin/java in app.service") &&
+			  strstr(out, "confidence high, was medium") &&
+			  strstr(out, "Confidence history (3 stored)"),
+		  "%s", out);
+	free(out);
+
+	/* Without a selection, the open incident is pointed to. */
+	r = report_json("", &rc);
+	cr_expect_str_eq(
+		json_object_get_string(json_object_object_get(
+			json_object_array_get_idx(path(r, "open_incidents.list"), 0), "id")),
+		id);
+	cr_expect_null(path(r, "incident"));
+	json_object_put(r);
+	out = cd("report --state-dir st", &rc);
+	snprintf(args, sizeof(args), "`cpudrift report --incident %s`", id);
+	cr_expect(strstr(out, args), "the open incident is not pointed to:\n%s", out);
+	free(out);
+}
+
+Test(report, an_unknown_or_outside_incident_exits_2)
+{
+	struct json_object *r;
+	char id[64], args[256], *out;
+	int rc;
+
+	out = cd("report --state-dir st --incident 0f6c2d4e-1 2>&1", &rc);
+	cr_expect_eq(rc, 2);
+	cr_expect(strstr(out, "no incident '0f6c2d4e-1' in the store"), "%s", out);
+	free(out);
+	out = cd("report --state-dir st --incident 'x;rm' 2>&1", &rc);
+	cr_expect_eq(rc, 2);
+	cr_expect(strstr(out, "is not an incident ID"), "%s", out);
+	free(out);
+	out = cd("report --state-dir st --incident '' 2>&1", &rc);
+	cr_expect_eq(rc, 2, "%s", out);
+	free(out);
+	out = cd("evidence --state-dir st --incident 0f6c2d4e-1 -o none.tar.gz 2>&1", &rc);
+	cr_expect_eq(rc, 2);
+	cr_expect(strstr(out, "no incident '0f6c2d4e-1'"), "%s", out);
+	cr_expect(access(in_dir("none.tar.gz"), F_OK), "a bundle for no incident was written");
+	free(out);
+
+	/* --since/--until narrow the incident's window; outside it is an error. */
+	the_incident("st", id, sizeof(id));
+	snprintf(args, sizeof(args), "report --state-dir st --incident %s --until @1795746000 2>&1",
+		 id);
+	out = cd(args, &rc);
+	cr_expect_eq(rc, 2);
+	cr_expect(strstr(out, "lies outside --since/--until"), "%s", out);
+	free(out);
+	snprintf(args, sizeof(args), "--incident %s --since @1795746245", id);
+	r = report_json(args, &rc);
+	cr_expect_geq(json_object_get_int64(path(r, "window.since_ns")), 1795746245000000000LL);
+	cr_expect_null(path(r, "change"), "the drift at 02:24:01 is outside the narrowed window");
+	cr_expect_str_eq(json_object_get_string(path(r, "incident.id")), id,
+			 "the incident still speaks for itself");
+	json_object_put(r);
+}
+
+/* Move every monotonic time of @o by @d: a second migration of the same boot. */
+static void shift_mono(struct json_object *o, int64_t d)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			shift_mono(json_object_array_get_idx(o, i), d);
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreach(o, k, v)
+	{
+		if ((!strcmp(k, "mono_ns") || !strcmp(k, "monotonic_ns")) &&
+		    json_object_is_type(v, json_type_int))
+			json_object_set_int64(v, json_object_get_int64(v) + d);
+		else
+			shift_mono(v, d);
+	}
+}
+
+/* Another incident at the same wall-clock times: its issues are not this one's. */
+Test(report, other_incidents_issues_are_left_out)
+{
+	FILE *in = fopen(RECORDING, "r"), *f = fopen(in_dir("second.jsonl"), "w");
+	struct json_object *r;
+	char id[64], args[256], *line = NULL, *out;
+	size_t cap = 0;
+	int rc;
+
+	cr_assert(in && f);
+	while (getline(&line, &cap, in) > 0) {
+		struct json_object *o = json_tokener_parse(line);
+
+		cr_assert_not_null(o);
+		shift_mono(o, 1000000000LL);
+		fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	}
+	free(line);
+	fclose(in);
+	fclose(f);
+	the_incident("st", id, sizeof(id));
+	out = cd("run --config c.conf --state-dir st --replay second.jsonl 2>&1", &rc);
+	cr_assert_eq(rc, 0, "%s", out);
+	free(out);
+	r = report_json("", &rc);
+	cr_expect_geq(json_object_get_int(path(r, "verdicts.total")), 6, "both incidents' issues");
+	cr_expect_geq(json_object_get_int(path(r, "open_incidents.total")), 2);
+	json_object_put(r);
+	snprintf(args, sizeof(args), "--incident %s", id);
+	r = report_json(args, &rc);
+	cr_expect_eq(json_object_get_int(path(r, "verdicts.total")), 3, "only its own issues");
+	for (size_t i = 0; i < json_object_array_length(path(r, "verdicts.list")); i++)
+		cr_expect(strstr(
+			json_object_get_string(path(
+				json_object_array_get_idx(path(r, "verdicts.list"), i), "summary")),
+			"migration suspected"));
+	cr_expect_eq(json_object_get_int(path(r, "incident.history.total")), 3);
+	json_object_put(r);
+}
+
+Test(report, evidence_for_an_incident_holds_it)
+{
+	struct json_object *names = json_object_new_array(), *m;
+	char id[64], args[256], *out, *data;
+	size_t len;
+	struct errbuf err;
+	int rc;
+
+	the_incident("st", id, sizeof(id));
+	snprintf(args, sizeof(args),
+		 "evidence --state-dir st --config c.conf --incident %s "
+		 "-o inc.tar.gz 2>&1",
+		 id);
+	out = cd(args, &rc);
+	cr_assert_eq(rc, 0, "%s", out);
+	free(out);
+	each_member(in_dir("inc.tar.gz"), note_name, names);
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++)
+		cr_expect(array_has(names, members[i]), "the bundle lacks %s", members[i]);
+	cr_expect(array_has(names, "incident.json"));
+	json_object_put(names);
+	cr_assert_eq(bundle_read_member(in_dir("inc.tar.gz"), "incident.json", &data, &len, &err),
+		     0, "%s", err.msg);
+	m = json_tokener_parse(data);
+	free(data);
+	cr_expect_str_eq(json_object_get_string(path(m, "id")), id);
+	cr_expect_str_eq(json_object_get_string(path(m, "state")), "open");
+	cr_expect_not_null(path(m, "tally.reasons"), "incident.json is the stored incident");
+	json_object_put(m);
+	cr_assert_eq(bundle_read_member(in_dir("inc.tar.gz"), "manifest.json", &data, &len, &err),
+		     0, "%s", err.msg);
+	m = json_tokener_parse(data);
+	free(data);
+	cr_expect_str_eq(json_object_get_string(path(m, "window.incident")), id);
+	cr_expect_eq(json_object_get_int64(path(m, "window.since_ns")), REC_BEFORE_NS);
+	cr_expect_not_null(json_object_object_get(path(m, "members"), "incident.json"));
+	json_object_put(m);
+	out = cd("evidence verify inc.tar.gz", &rc);
+	cr_expect_eq(rc, 0, "%s", out);
+	free(out);
+
+	/* A plain window holds no incident.json and names none. */
+	out = cd("evidence --state-dir st --config c.conf -o win.tar.gz 2>&1", &rc);
+	cr_assert_eq(rc, 0, "%s", out);
+	free(out);
+	cr_expect_eq(bundle_read_member(in_dir("win.tar.gz"), "incident.json", &data, &len, &err),
+		     -ENOENT);
+	cr_assert_eq(bundle_read_member(in_dir("win.tar.gz"), "manifest.json", &data, &len, &err),
+		     0, "%s", err.msg);
+	m = json_tokener_parse(data);
+	free(data);
+	cr_expect_null(path(m, "window.incident"));
+	json_object_put(m);
 }

@@ -2,7 +2,7 @@
 /*
  * The migration verdict: recorded series end to end (timing rules + evidence + fuse), and
  * the fuse itself on hand-built events: what raises confidence, what never does alone,
- * the window.  How a stream of evidence becomes incidents is test_incident.c's.
+ * the window.  How a stream of evidence becomes incidents is test_incidents.c's.
  */
 #include <string.h>
 
