@@ -715,11 +715,14 @@ int BPF_PROG(fw_tp_btf, int sig, struct kernel_siginfo *info, struct task_struct
 	if ((unsigned long)info <= SEND_SIG_PRIV_ADDR)
 		return on_forged(sig, info ? SI_KERNEL : 0, FW_REJ_NO_INFO, task, FW_VAR_TP_BTF);
 	/*
-	 * Typed arguments: plain loads, but for si_addr: Linux 6.1's verifier checks a load
-	 * from a union against its first member (_kill._pid, 4 bytes) and refuses 8.
+	 * The task is a trusted pointer: plain loads.  The siginfo is read with probe reads:
+	 * Linux 6.1's verifier checks a load from a union against its first member
+	 * (_kill._pid, 4 bytes) and refuses 8, and newer verifiers (6.18) mark the argument a
+	 * scalar, since the tracepoint's callers may pass an error-encoded pointer.
 	 */
-	return handle(sig, info->si_code, (__u64)BPF_CORE_READ(info, _sifields._sigfault._addr),
-		      task->pid, task, group, FW_VAR_TP_BTF);
+	return handle(sig, BPF_CORE_READ(info, si_code),
+		      (__u64)BPF_CORE_READ(info, _sifields._sigfault._addr), task->pid, task, group,
+		      FW_VAR_TP_BTF);
 }
 
 SEC("raw_tp/signal_generate")

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -165,6 +166,18 @@ static void set_rodata(struct faultwatch_bpf *skel, const struct faultwatch_opts
 	skel->rodata->gd_interval_ns = o->detail_interval_ns ?: 1000000000ull / 32;
 }
 
+/* The kernel wants a power-of-two number of pages. */
+static uint32_t ring_size(uint64_t want)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), n = page;
+
+	if (!want)
+		want = FAULTWATCH_RING_DEFAULT;
+	while (n < want && n < FAULTWATCH_RING_MAX)
+		n <<= 1;
+	return (uint32_t)n;
+}
+
 static int try_variant(struct faultwatch *fw, const struct faultwatch_opts *o, enum fault_variant v,
 		       struct errbuf *err)
 {
@@ -178,6 +191,11 @@ static int try_variant(struct faultwatch *fw, const struct faultwatch_opts *o, e
 		return ret;
 	}
 	set_rodata(skel, o);
+	ret = bpf_map__set_max_entries(skel->maps.events, ring_size(o->ring_bytes));
+	if (ret) {
+		errbuf_set(err, "failed to size the fault ring buffer: %s", strerror(-ret));
+		goto fail;
+	}
 	for (int i = FAULT_VARIANT_TP_BTF; i <= FAULT_VARIANT_RAW_TP; i++) {
 		bpf_program__set_autoload(prog(skel, i, false), i == (int)v);
 		bpf_program__set_autoload(prog(skel, i, true), i == (int)v);

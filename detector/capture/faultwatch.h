@@ -23,6 +23,9 @@ typedef int (*faultwatch_cb)(const struct fault *f, void *ctx);
 /** Called for each forged-signal record (the kernel rate-limits them). */
 typedef int (*faultwatch_forged_cb)(const struct forged_signal *s, void *ctx);
 
+#define FAULTWATCH_RING_DEFAULT (512u * 1024)
+#define FAULTWATCH_RING_MAX (256u * 1024 * 1024)
+
 struct faultwatch_opts {
 	uint64_t sig_mask; /* 1 << signo; 0: SIGILL only */
 	enum fault_variant variant; /* FAULT_VARIANT_AUTO: tp_btf, then raw_tp */
@@ -31,6 +34,8 @@ struct faultwatch_opts {
 	uint32_t max_sites; /* sites one process may hold; 0: 64 */
 	uint32_t detail_burst; /* detail records of all sites at once; 0: 64 */
 	uint64_t detail_interval_ns; /* one more per interval; 0: 1/32 s */
+	uint64_t ring_bytes; /* the ring buffer, rounded up to a power-of-two number of pages;
+				 0: 512 KiB */
 	faultwatch_forged_cb on_forged; /* NULL: forged signals are only counted */
 };
 

@@ -309,7 +309,9 @@ static void on_observation(void *ctx, const struct observation *o)
 
 static int open_faultwatch(struct daemon *d)
 {
-	struct faultwatch_opts fo = { .sig_mask = d->cfg.fault_signals, .on_forged = on_forged };
+	struct faultwatch_opts fo = { .sig_mask = d->cfg.fault_signals,
+				      .ring_bytes = d->cfg.fault_ring_size,
+				      .on_forged = on_forged };
 	struct errbuf err = { "" };
 	static const char *const counters[] = { "watcher_faults", "watcher_untracked",
 						"watcher_forged", "watcher_drops",

@@ -332,10 +332,13 @@ static void apply(struct daemon *d, const struct config *c)
 	daemon_write_textfile(d);
 }
 
+#define RING_KEPT "; fault_ring_size takes a restart"
+
 void daemon_reload(struct daemon *d)
 {
 	struct errbuf err = { "" };
 	char changed[400], msg[1000];
+	bool ring_kept;
 	struct config c;
 	int n;
 
@@ -355,17 +358,26 @@ void daemon_reload(struct daemon *d)
 		answer(d, false, msg);
 		goto baseline;
 	}
+	/* The ring buffer is sized at load: the running one stays until a restart. */
+	ring_kept = c.fault_ring_size != d->cfg.fault_ring_size;
+	if (ring_kept) {
+		log_warn("%s: fault_ring_size takes a restart; the ring buffer stays %" PRIu64
+			 " bytes until then",
+			 d->config_path, d->cfg.fault_ring_size);
+		c.fault_ring_size = d->cfg.fault_ring_size;
+	}
 	n = config_diff(&d->cfg, &c, changed, sizeof(changed));
 	if (d->verbose_set && c.log_level != d->cfg.log_level)
 		log_info("log_level stays as -v set it on the command line");
 	apply(d, &c);
 	if (n)
-		snprintf(msg, sizeof(msg), "%.300s: %d key%s changed (%s), all in force now",
+		snprintf(msg, sizeof(msg), "%.300s: %d key%s changed (%s), all in force now%s",
 			 d->config_path[0] ? d->config_path : "built-in defaults", n,
-			 n == 1 ? "" : "s", changed);
+			 n == 1 ? "" : "s", changed, ring_kept ? RING_KEPT : "");
 	else
-		snprintf(msg, sizeof(msg), "%.300s: nothing changed",
-			 d->config_path[0] ? d->config_path : "built-in defaults");
+		snprintf(msg, sizeof(msg), "%.300s: nothing changed%s",
+			 d->config_path[0] ? d->config_path : "built-in defaults",
+			 ring_kept ? RING_KEPT : "");
 	answer(d, true, msg);
 	daemon_record_sources(d);
 baseline:

@@ -39,6 +39,7 @@ struct errbuf;
 	X(journal, BOOL, journal, "on", 0, 0)                                      \
 	X(export, BOOL, export_snapshot, "off", 0, 0)                              \
 	X(fault_signals, SIGNALS, fault_signals, "SIGILL", 0, 0)                   \
+	X(fault_ring_size, SIZE, fault_ring_size, "512K", 4096, 268435456)         \
 	X(stall_threshold_us, UINT, stall_threshold_us, "50000", 1000, 600000000)  \
 	X(stall_group_us, UINT, stall_group_us, "50000", 1000, 600000000)          \
 	X(clock_step_ms, UINT, clock_step_ms, "100", 1, 86400000)                  \
@@ -71,6 +72,7 @@ struct config {
 	bool journal;
 	bool export_snapshot; /* <state_dir>/export/snapshot.json after every capture */
 	uint64_t fault_signals; /* bit n set: signal n is watched */
+	uint64_t fault_ring_size; /* the fault watcher's ring buffer; a restart applies it */
 	/* timing thresholds: see detector/timing.h (struct timing_thresholds) */
 	uint64_t stall_threshold_us;
 	uint64_t stall_group_us;

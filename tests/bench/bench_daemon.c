@@ -5,8 +5,9 @@
  * to the stored event, to its spool entry, and to the hook run (`cpudrift hooks run`
  * started the moment the entry appears, as cpudrift-hooks.path would; this machine has no
  * systemd to time the path unit itself, nor a journald).  Then bpftrace doing only the SIGILL tracing,
- * for comparison: its resident memory and start-up time.  Prints `name: value unit` lines;
- * asserts nothing.  BENCH_DAEMON_IDLE_S sets the idle window (default 60 s).
+ * for comparison: its resident memory and start-up time.  Then the ring-buffer overflow
+ * (see overflow()).  Prints `name: value unit` lines; asserts nothing.  BENCH_DAEMON_IDLE_S
+ * sets the idle window (default 60 s), BENCH_OVERFLOW_S the overflow's (default 20 s).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -157,11 +158,105 @@ static int dcmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The value of the textfile line that starts with @prefix, -1 when none. */
+static long long metric(const char *prom, const char *prefix)
+{
+	char line[512];
+	long long v = -1;
+	FILE *f = fopen(prom, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, prefix, strlen(prefix)))
+			v = strtoll(line + strlen(prefix), NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * The ring-buffer overflow of tests/unit/test_daemon_overflow.c, timed: a daemon with an
+ * 8 KiB fault ring buffer and SPRAYERS processes faulting at 64 sites each for @secs: its
+ * CPU share, its largest resident set (sampled every 100 ms) and the records it lost.
+ */
+#define SPRAYERS 16
+static void overflow(int secs)
+{
+	char conf[600], prom[600], log[600];
+	char *argv[] = { (char *)build("cpudrift"), "run", "--config", conf, NULL };
+	pid_t d, sp[SPRAYERS];
+	int go[SPRAYERS];
+	long rss, rss_max = 0;
+	double t0, c0, wall;
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "%s/overflow.conf", dir);
+	snprintf(prom, sizeof(prom), "%s/overflow.prom", dir);
+	snprintf(log, sizeof(log), "%s/overflow.log", dir);
+	f = fopen(conf, "w");
+	if (!f)
+		return;
+	fprintf(f,
+		"state_dir = %s/overflow-state\nhooks_dir = off\ntextfile_path = %s\n"
+		"journal = off\nfault_ring_size = 8K\n",
+		dir, prom);
+	fclose(f);
+	d = spawn(argv, log);
+	t0 = now_s();
+	while (metric(prom, "cpudrift_up ") != 1 && now_s() - t0 < 30)
+		usleep(10000);
+	c0 = cpu_s(d);
+	t0 = now_s();
+	for (int i = 0; i < SPRAYERS; i++) {
+		int in[2];
+		char *sargv[] = { (char *)build("tests/helpers/sigill_child"), "spray", "64",
+				  "loop", NULL };
+
+		if (pipe2(in, O_CLOEXEC))
+			return;
+		sp[i] = fork();
+		if (!sp[i]) {
+			int null = open("/dev/null", O_WRONLY);
+
+			dup2(in[0], 0);
+			dup2(null, 1);
+			execv(sargv[0], sargv);
+			_exit(127);
+		}
+		close(in[0]);
+		go[i] = in[1];
+		if (write(go[i], "g", 1) != 1)
+			perror("write");
+	}
+	while (now_s() - t0 < secs) {
+		rss = rss_kb(d);
+		if (rss > rss_max)
+			rss_max = rss;
+		usleep(100000);
+	}
+	wall = now_s() - t0;
+	printf("daemon_overflow_cpu_share_pct: %.2f %% (%d processes faulting at 64 sites each, "
+	       "%d s)\n",
+	       (cpu_s(d) - c0) / wall * 100, SPRAYERS, secs);
+	printf("daemon_overflow_rss_max_kb: %ld kB\n", rss_max);
+	for (int i = 0; i < SPRAYERS; i++) {
+		close(go[i]);
+		waitpid(sp[i], NULL, 0);
+	}
+	sleep(3); /* the exits' flush, the textfile's next write */
+	printf("daemon_overflow_records_dropped: %lld\n",
+	       metric(prom, "cpudrift_bpf_lost_events_total "));
+	printf("daemon_overflow_rss_after_kb: %ld kB\n", rss_kb(d));
+	kill(d, SIGTERM);
+	waitpid(d, NULL, 0);
+}
+
 int main(void)
 {
 	char conf[512], hooks[512], outd[512], db[600], prom[512], log[512], buf[2048], spool[600];
 	const char *idle_env = getenv("BENCH_DAEMON_IDLE_S");
+	const char *overflow_env = getenv("BENCH_OVERFLOW_S");
 	int idle = idle_env ? atoi(idle_env) : 60;
+	int overflow_s = overflow_env ? atoi(overflow_env) : 20;
 	double lat_store[20], lat_spool[20], lat_hook[20], t0, c0;
 	char *argv[8];
 	pid_t d;
@@ -280,6 +375,8 @@ int main(void)
 	printf("daemon_rss_after_storm_kb: %ld kB\n", rss_kb(d));
 	kill(d, SIGTERM);
 	waitpid(d, NULL, 0);
+
+	overflow(overflow_s);
 
 	/* bpftrace doing only the SIGILL tracing */
 	if (!system("command -v bpftrace >/dev/null 2>&1")) {

@@ -92,19 +92,6 @@ static char *run_capture(const char *cmd)
 	return buf;
 }
 
-static long rss_kb(pid_t pid)
-{
-	char p[64], *s, *v;
-	long kb = -1;
-
-	snprintf(p, sizeof(p), "/proc/%d/status", pid);
-	s = tu_read_file(p);
-	if (s && (v = strstr(s, "VmRSS:")))
-		kb = strtol(v + 6, NULL, 10);
-	free(s);
-	return kb;
-}
-
 /* Add LOST_FEATURE to a snapshot's CPUID (its bit from the feature table). */
 static void add_lost(struct json_object *snap)
 {
@@ -227,79 +214,6 @@ static void seed_store(void)
 	free(rec);
 }
 
-/* A datagram socket that stamps what it receives, where sd_notify() will send. */
-static int notify_socket(void)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1, size = 1 << 20;
-
-	cr_assert_geq(fd, 0);
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path("notify"));
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0, "bind: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	return fd;
-}
-
-/* One notification and when the kernel received it (realtime ns); 0 when none came. */
-static int64_t recv_note(int fd, char *buf, size_t len, int timeout_ms)
-{
-	char ctl[256];
-	struct iovec iov = { buf, len - 1 };
-	struct msghdr m = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)
-	};
-	struct pollfd p = { fd, POLLIN, 0 };
-	ssize_t n;
-
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return 0;
-	n = recvmsg(fd, &m, 0);
-	if (n < 0)
-		return 0;
-	buf[n] = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-			struct timespec ts;
-
-			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-		}
-	return 1;
-}
-
-/*
- * What systemd does with its notify socket: read it all the time.  A socket nobody reads
- * fills (net.unix.max_dgram_qlen, 10 datagrams) and then blocks the sender's sd_notify().
- */
-struct notes {
-	int fd;
-	volatile bool stop;
-	int64_t ready, pings, max_gap, last;
-};
-
-static void *read_notes(void *arg)
-{
-	struct notes *n = arg;
-	char buf[4096];
-
-	while (!n->stop) {
-		int64_t t = recv_note(n->fd, buf, sizeof(buf), 100);
-
-		if (!t)
-			continue;
-		if (strstr(buf, "READY=1") && !n->ready)
-			n->ready = n->last = t;
-		if (strstr(buf, "WATCHDOG=1") && n->ready) {
-			n->pings++;
-			if (t - n->last > n->max_gap)
-				n->max_gap = t - n->last;
-			n->last = t;
-		}
-	}
-	return NULL;
-}
-
 static bool wait_log(const char *needle_fmt, long at_least, int ms)
 {
 	for (int t = 0; t < ms; t += 200) {
@@ -383,14 +297,13 @@ static pid_t lost_feature_fault(void)
 
 Test(daemon_atrisk, ten_thousand_processes_keep_the_watchdog_fed, .fini = stop_all, .timeout = 300)
 {
-	char conf[1024], wd[32], line[64];
-	struct notes notes = { .fd = -1 };
+	char conf[1024], line[64];
+	struct tu_notes notes = { .fd = -1 };
 	struct json_object *v, *ar, *procs;
 	long rss0, rss1, started = 0;
 	int64_t spawned_boot_ns;
 	pid_t fault, daemon_pid_was;
 	int in[2], out[2];
-	pthread_t reader;
 	FILE *sl;
 
 	if (geteuid())
@@ -417,27 +330,13 @@ Test(daemon_atrisk, ten_thousand_processes_keep_the_watchdog_fed, .fini = stop_a
 	seed_store();
 
 	/* the daemon, as systemd would start it with WatchdogSec=2s */
-	notes.fd = notify_socket();
-	cr_assert_eq(pthread_create(&reader, NULL, read_notes, &notes), 0);
-	daemon_pid = fork();
-	cr_assert_geq(daemon_pid, 0);
-	if (!daemon_pid) {
-		int log = open(path("daemon.log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(log, 1);
-		dup2(log, 2);
-		snprintf(wd, sizeof(wd), "%d", WATCHDOG_USEC);
-		setenv("NOTIFY_SOCKET", path("notify"), 1);
-		setenv("WATCHDOG_USEC", wd, 1);
-		execl(tu_build("cpudrift"), "cpudrift", "-v", "-v", "run", "--config",
-		      path("cpudrift.conf"), (char *)NULL);
-		_exit(127);
-	}
+	tu_notes_start(&notes, path("notify"));
+	daemon_pid = tu_start_watched_daemon(path("cpudrift.conf"), path("daemon.log"),
+					     path("notify"), WATCHDOG_USEC);
 	for (int i = 0; i < 300 && !notes.ready; i++)
 		usleep(100000);
 	cr_assert(notes.ready, "no READY=1 in 30 s; log:\n%s", tu_read_file(path("daemon.log")));
-	rss0 = rss_kb(daemon_pid);
+	rss0 = tu_rss_kb(daemon_pid);
 
 	/* 10,000 sleeping processes */
 	cr_assert_eq(pipe(in), 0);
@@ -474,7 +373,7 @@ Test(daemon_atrisk, ten_thousand_processes_keep_the_watchdog_fed, .fini = stop_a
 	/* a real SIGILL of a feature the baseline had: a verdict listing the processes at risk */
 	fault = lost_feature_fault();
 	v = verdict_for(fault, 60000);
-	rss1 = rss_kb(daemon_pid);
+	rss1 = tu_rss_kb(daemon_pid);
 
 	/* let them go; the daemon keeps pinging */
 	close(sleepers_in);
@@ -486,9 +385,7 @@ Test(daemon_atrisk, ten_thousand_processes_keep_the_watchdog_fed, .fini = stop_a
 	kill(daemon_pid, SIGTERM);
 	waitpid(daemon_pid, NULL, 0);
 	daemon_pid = 0;
-	notes.stop = true;
-	pthread_join(reader, NULL);
-	close(notes.fd);
+	tu_notes_stop(&notes);
 
 	cr_expect_gt(notes.pings, 5, "only %ld WATCHDOG=1 pings", (long)notes.pings);
 	cr_expect_lt(notes.max_gap, WATCHDOG_USEC * 1000LL,

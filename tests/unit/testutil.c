@@ -4,13 +4,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,4 +190,115 @@ int tu_private_journald(int msgfd, pid_t *jd)
 		return 77;
 	}
 	return 0;
+}
+
+/* One notification and when the kernel received it (realtime ns); 0 when none came. */
+static int64_t recv_note(int fd, char *buf, size_t len, int timeout_ms)
+{
+	char ctl[256];
+	struct iovec iov = { buf, len - 1 };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)
+	};
+	struct pollfd p = { fd, POLLIN, 0 };
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return 0;
+	n = recvmsg(fd, &m, 0);
+	if (n < 0)
+		return 0;
+	buf[n] = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		}
+	return 1;
+}
+
+static void *read_notes(void *arg)
+{
+	struct tu_notes *n = arg;
+	char buf[4096];
+
+	while (!n->stop) {
+		int64_t t = recv_note(n->fd, buf, sizeof(buf), 100);
+
+		if (!t)
+			continue;
+		if (strstr(buf, "READY=1") && !n->ready)
+			n->ready = n->last = t;
+		if (strstr(buf, "WATCHDOG=1") && n->ready) {
+			n->pings++;
+			if (t - n->last > n->max_gap)
+				n->max_gap = t - n->last;
+			n->last = t;
+		}
+	}
+	return NULL;
+}
+
+void tu_notes_start(struct tu_notes *n, const char *sock_path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int on = 1, size = 1 << 20;
+
+	memset(n, 0, sizeof(*n));
+	n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(n->fd, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+	cr_assert_eq(bind(n->fd, (struct sockaddr *)&a, sizeof(a)), 0, "bind %s: %s", sock_path,
+		     strerror(errno));
+	setsockopt(n->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+	setsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	cr_assert_eq(pthread_create(&n->reader, NULL, read_notes, n), 0);
+}
+
+void tu_notes_stop(struct tu_notes *n)
+{
+	if (n->fd < 0)
+		return;
+	n->stop = true;
+	pthread_join(n->reader, NULL);
+	close(n->fd);
+	n->fd = -1;
+}
+
+pid_t tu_start_watched_daemon(const char *conf, const char *log, const char *notify_path,
+			      long watchdog_usec)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		char wd[32];
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		snprintf(wd, sizeof(wd), "%ld", watchdog_usec);
+		setenv("NOTIFY_SOCKET", notify_path, 1);
+		setenv("WATCHDOG_USEC", wd, 1);
+		execl(tu_build("cpudrift"), "cpudrift", "-v", "-v", "run", "--config", conf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+long tu_rss_kb(pid_t pid)
+{
+	char p[64], *s, *v;
+	long kb = -1;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	s = tu_read_file(p);
+	if (s && (v = strstr(s, "VmRSS:")))
+		kb = strtol(v + 6, NULL, 10);
+	free(s);
+	return kb;
 }

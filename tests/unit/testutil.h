@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #define TU_JOURNALD "/lib/systemd/systemd-journald"
@@ -46,5 +47,36 @@ bool tu_wait_for(const char *path, const char *needle, int ms);
  * pid in *@jd, or 77 (skip) with the reason written to @msgfd.
  */
 int tu_private_journald(int msgfd, pid_t *jd);
+
+/*
+ * What systemd does with a service's notify socket: a datagram socket read all the time
+ * (one nobody reads fills after net.unix.max_dgram_qlen datagrams and then blocks the
+ * sender's sd_notify()), each notification stamped by the kernel.
+ */
+struct tu_notes {
+	int fd;
+	volatile bool stop;
+	int64_t ready; /* realtime ns of the first READY=1, 0 before */
+	int64_t pings; /* WATCHDOG=1 since READY=1 */
+	int64_t max_gap; /* the longest wait for a WATCHDOG=1 since READY=1, ns */
+	int64_t last;
+	pthread_t reader;
+};
+
+/** Bind @sock_path and start reading it in a thread. */
+void tu_notes_start(struct tu_notes *n, const char *sock_path);
+/** Stop the reader and close the socket (also when never started: fd -1). */
+void tu_notes_stop(struct tu_notes *n);
+
+/**
+ * Start `cpudrift -v -v run --config @conf` as systemd would with WatchdogSec: NOTIFY_SOCKET
+ * @notify_path, WATCHDOG_USEC @watchdog_usec; stdout and stderr appended to @log.  The child
+ * dies with the test (PR_SET_PDEATHSIG).  Its pid.
+ */
+pid_t tu_start_watched_daemon(const char *conf, const char *log, const char *notify_path,
+			      long watchdog_usec);
+
+/** VmRSS of @pid in kB, -1 when unknown. */
+long tu_rss_kb(pid_t pid);
 
 #endif
