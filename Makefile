@@ -242,7 +242,8 @@ soak: $(PROG)
 
 # The QEMU migration lab (tests/vmlab/README.md): live migrations between CPU models with
 # cpudrift in the guest.  Not part of `make test`.  LAB_SCENARIOS picks some of: control
-# lose-avx2 gain paused lose-aes gain-quiet fleet systemd systemd-migrate (default: all).
+# lose-avx2 gain paused lose-aes gain-quiet fleet clock-back many-vcpus systemd systemd-migrate
+# (default: all).
 # The systemd scenarios install the .deb (`make deb`) in a Debian 12 guest made with
 # debootstrap (cached under $(OUT)/vmlab).
 LAB_DEB_PKGS := qemu-system-x86 qemu-utils busybox-static linux-image-amd64 cpio python3 cpuid \

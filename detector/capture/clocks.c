@@ -54,18 +54,34 @@ static int cmp_i64(const void *a, const void *b)
  */
 bool clocks_rtc_sample(struct clocks *ts, struct observation *o)
 {
-	int64_t rtc, real, off, sorted[CLOCKS_RTC_MEDIAN];
+	int64_t rtc, real, boot;
 	unsigned long data;
-	bool moved;
 
 	if (ts->rtc_uie && read(ts->rtc_fd, &data, sizeof(data)) < 0)
 		return false;
 	ts->rtc_last_wake = clock_ns(CLOCK_MONOTONIC);
+	boot = clock_ns(CLOCK_BOOTTIME);
 	real = clock_ns(CLOCK_REALTIME);
 	rtc = rtc_read_ns(ts->rtc_fd);
 	if (rtc == INT64_MIN)
 		return false;
-	ts->rtc_win[ts->rtc_pos] = rtc - real;
+	return clocks_rtc_reading(ts, rtc, boot, real, ts->rtc_last_wake, o);
+}
+
+/*
+ * The window holds RTC - CLOCK_BOOTTIME, which nobody sets: a step of CLOCK_REALTIME (date
+ * -s, an NTP step) between two readings would otherwise leave readings from both sides of
+ * it in the window, and their median would move by the step only a few readings later,
+ * after the clock_step rule had already taken the step out of the offset: a host-clock
+ * step that never happened.  The offset sent is that median against CLOCK_REALTIME now.
+ */
+bool clocks_rtc_reading(struct clocks *ts, int64_t rtc, int64_t boot, int64_t real, int64_t mono,
+			struct observation *o)
+{
+	int64_t off, sorted[CLOCKS_RTC_MEDIAN];
+	bool moved;
+
+	ts->rtc_win[ts->rtc_pos] = rtc - boot;
 	ts->rtc_pos = (ts->rtc_pos + 1) % CLOCKS_RTC_MEDIAN;
 	/*
 	 * Nothing before most of the window is there: the first readings come while the daemon
@@ -76,18 +92,20 @@ bool clocks_rtc_sample(struct clocks *ts, struct observation *o)
 		return false;
 	memcpy(sorted, ts->rtc_win, ts->rtc_nwin * sizeof(*sorted));
 	qsort(sorted, ts->rtc_nwin, sizeof(*sorted), cmp_i64);
-	off = sorted[ts->rtc_nwin / 2];
+	off = sorted[ts->rtc_nwin / 2] + (boot - real);
 	moved = llabs(off - ts->rtc_last_off) >= 2000000;
 	if (ts->rtc_last_emit && !moved && !ts->rtc_last_moved &&
-	    clock_ns(CLOCK_MONOTONIC) - ts->rtc_last_emit < ts->rtc_quiet_s * NSEC_PER_SEC)
+	    mono - ts->rtc_last_emit < ts->rtc_quiet_s * NSEC_PER_SEC)
 		return false;
 	observe_init(o, OBS_HOSTCLOCK);
+	o->mono_ns = mono;
+	o->real_ns = real;
 	snprintf(o->text, sizeof(o->text), "rtc0");
 	o->hostclock.offset_ns = off;
 	o->hostclock.err_ns = ts->rtc_uie ? 10000000 : 1000000000;
 	ts->rtc_last_moved = ts->rtc_last_emit && moved;
 	ts->rtc_last_off = off;
-	ts->rtc_last_emit = o->mono_ns;
+	ts->rtc_last_emit = mono;
 	return true;
 }
 

@@ -58,6 +58,13 @@ int clocks_open_host(struct clocks *c, char *detail, size_t len);
  * move (the reading that confirms or cancels it), and every rtc_quiet_s otherwise.
  */
 bool clocks_rtc_sample(struct clocks *c, struct observation *o);
+/**
+ * The part of clocks_rtc_sample after the reads: one RTC reading @rtc_ns taken with the
+ * clocks at @boot_ns, @real_ns and @mono_ns.  The median is kept against CLOCK_BOOTTIME,
+ * so a step of CLOCK_REALTIME moves the offset sent at once and by exactly the step.
+ */
+bool clocks_rtc_reading(struct clocks *c, int64_t rtc_ns, int64_t boot_ns, int64_t real_ns,
+			int64_t mono_ns, struct observation *o);
 /** Re-arm the RTC's update interrupts when none came for a few seconds. */
 void clocks_rtc_rearm(struct clocks *c);
 /** Sample PTP clock @i. */

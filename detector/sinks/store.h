@@ -215,7 +215,9 @@ struct store_limits {
 };
 
 /** Apply the limits; never deletes counters, the baseline or boot-first snapshots still
- *  needed for boot comparison.  Returns the number of rows deleted, or -errno. */
+ *  needed for boot comparison.  Age counts from @now_ns (CLOCK_REALTIME), but never from
+ *  later than this boot's first snapshot plus the CLOCK_MONOTONIC time since: a clock set
+ *  forward cannot age recent rows.  Returns the number of rows deleted, or -errno. */
 int store_retain(struct store *s, const struct store_limits *l, int64_t now_ns);
 
 /** Bytes in use by the database (pages not on the free list). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "sinks/store.h"
 #include "sinks/store_priv.h"
@@ -240,6 +241,36 @@ int64_t store_size(struct store *s)
 	return (pages - free_pages) * psize;
 }
 
+/*
+ * "Now" for the age limit.  CLOCK_REALTIME is believed only as far as CLOCK_MONOTONIC
+ * bears it out: never later than the wall-clock time of this boot's first snapshot plus
+ * the monotonic time since.  A clock set forward (by hand, by a bad time server) cannot
+ * age every row at once; a clock set backward gives an earlier "now", so it ages less.
+ * Without that snapshot (none yet, or an unreadable one) @now_ns is taken as it is.
+ */
+static int64_t retention_now(struct store *s, int64_t now_ns)
+{
+	sqlite3_stmt *st;
+	int64_t off, trusted;
+
+	if (sqlite3_prepare_v2(
+		    s->db,
+		    "SELECT min(realtime_ns - json_extract(json, '$.captured.monotonic_ns'))"
+		    " FROM snapshots WHERE kind = 'boot_first' AND boot_id = ?1"
+		    " AND json_valid(json)"
+		    " AND json_type(json, '$.captured.monotonic_ns') = 'integer'",
+		    -1, &st, NULL) != SQLITE_OK)
+		return now_ns;
+	sqlite3_bind_text(st, 1, event_boot_id(), -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
+		off = sqlite3_column_int64(st, 0);
+		if (!__builtin_add_overflow(clock_mono_ns(), off, &trusted) && trusted < now_ns)
+			now_ns = trusted;
+	}
+	sqlite3_finalize(st);
+	return now_ns;
+}
+
 int store_retain(struct store *s, const struct store_limits *l, int64_t now_ns)
 {
 	int64_t total = 0, n;
@@ -248,6 +279,8 @@ int store_retain(struct store *s, const struct store_limits *l, int64_t now_ns)
 
 	if (r)
 		return r;
+	if (l->days > 0)
+		now_ns = retention_now(s, now_ns);
 	for (size_t t = 0; t < NRETAINED; t++) {
 		if (l->days > 0) {
 			n = delete_where(s, t, "realtime_ns < ?1",

@@ -15,6 +15,7 @@
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "sinks/store.h"
 #include "testutil.h"
@@ -460,6 +461,56 @@ Test(store, retention_by_bytes)
 	cr_expect_eq(store_get_snapshot(s, SEL_BASELINE, NULL, &m, NULL), 0);
 	store__free(s);
 	free(big);
+}
+
+/*
+ * Retention by age against a clock set by hand: CLOCK_REALTIME stepped back an hour, or
+ * forward ten years, after this boot's first snapshot.  Neither deletes a recent row; a
+ * row of an earlier boot that is really older than the limit still goes.
+ */
+Test(store, retention_survives_clock_steps)
+{
+	struct store *s = open_store(STORE_LOCK);
+	struct store_limits l = { .days = 1 };
+	const int64_t hour = 3600 * NSEC_PER_SEC, day = 24 * hour;
+	int64_t real = clock_real_ns(), mono = clock_mono_ns(), id;
+	struct event *e;
+	char json[160];
+
+	snprintf(json, sizeof(json),
+		 "{\"captured\": {\"realtime_ns\": %lld, \"monotonic_ns\": %lld}}", (long long)real,
+		 (long long)mono);
+	add_snap(s, SNAP_BOOT_FIRST, real, event_boot_id(), json);
+	/* recent rows of this boot, and one row of an earlier boot three days old */
+	for (int i = 0; i < 3; i++) {
+		e = mkevent(EV_FAULT_SIGILL, real + i * NSEC_PER_SEC, "avx2");
+		e->monotonic_ns = mono + i * NSEC_PER_SEC;
+		snprintf(e->boot_id, sizeof(e->boot_id), "%s", event_boot_id());
+		cr_assert_eq(store_add_event(s, e, &id), 0);
+		event__free(e);
+		cr_assert_eq(store_add_timing_sample(s, real + i * NSEC_PER_SEC, "stall", i, NULL),
+			     0);
+		cr_assert_eq(store_add_probe_run(s, real + i * NSEC_PER_SEC, "{}"), 0);
+	}
+	e = mkevent(EV_FAULT_SIGILL, real - 3 * day, "old");
+	snprintf(e->boot_id, sizeof(e->boot_id), "an-earlier-boot");
+	cr_assert_eq(store_add_event(s, e, &id), 0);
+	event__free(e);
+
+	/* forward ten years: "now" stays where the monotonic clock says it is */
+	cr_assert_geq(store_retain(s, &l, real + 3650 * day), 0);
+	cr_expect_eq(count_events(s, 0, -1), 3, "a clock set forward aged recent events");
+	cr_expect_eq(sql_i64("SELECT count(*) FROM events WHERE summary LIKE '%old'"), 0,
+		     "the three-day-old event of an earlier boot was kept");
+	cr_expect_eq(sql_i64("SELECT count(*) FROM timing_samples"), 3);
+	cr_expect_eq(sql_i64("SELECT count(*) FROM probe_runs"), 3);
+	cr_expect_eq(sql_i64("SELECT count(*) FROM snapshots"), 1);
+	/* stepped back an hour: the cutoff moves back too */
+	cr_assert_geq(store_retain(s, &l, real - hour), 0);
+	cr_expect_eq(count_events(s, 0, -1), 3);
+	cr_expect_eq(sql_i64("SELECT count(*) FROM timing_samples"), 3);
+	cr_expect_eq(sql_i64("SELECT count(*) FROM probe_runs"), 3);
+	store__free(s);
 }
 
 Test(store, second_instance_refuses)

@@ -10,10 +10,12 @@
 
 #include <criterion/criterion.h>
 
+#include "capture/clocks.h"
 #include "core/log.h"
 #include "core/observe.h"
 #include "formats/recording.h"
 #include "analysis/timing.h"
+#include "analysis/verdict.h"
 
 #define REC(name) CPUDRIFT_SRCDIR "/tests/fixtures/recordings/" name
 
@@ -147,6 +149,61 @@ Test(timing, a_host_clock_step_waits_for_a_second_reading)
 	timing_feed(t, &o, &l);
 	cr_assert_eq(l.n, 2u);
 	cr_expect_eq(body_i64(l.v[1], "jump_ns"), 2400000000LL);
+	evlist_free(&l);
+	timing__free(t);
+}
+
+/*
+ * `date -s` an hour back in a guest with an RTC: the RTC sampler (readings once a second,
+ * re-sent every time here, the worst case) and the clock_step rule together see one step
+ * of CLOCK_REALTIME and no host-clock step, and nothing the verdict would call a move.
+ * Before the sampler kept its median against CLOCK_BOOTTIME, readings from both sides of
+ * the step sat in its window: the offset moved a few readings late, after the step had
+ * been taken out, and showed as "rtc0 fell 3600 s behind", then "moved 3600 s ahead".
+ */
+Test(timing, a_realtime_step_is_no_host_clock_step)
+{
+	const int64_t s = 1000000000LL, base = 1800000000LL * s, step = -3600 * s;
+	struct timing *t = timing__new(NULL);
+	struct verdict_tally tally;
+	struct evlist l = { 0 };
+	struct observation o;
+	struct clocks c;
+
+	clocks_init(&c);
+	c.rtc_uie = true;
+	c.rtc_quiet_s = 0;
+	for (int64_t sec = 1; sec <= 20; sec++) {
+		int64_t real = base + sec * s + (sec > 10 ? step : 0);
+
+		if (sec == 11) {
+			/* the daemon learns of the step at once (TFD_TIMER_CANCEL_ON_SET) */
+			memset(&o, 0, sizeof(o));
+			o.src = OBS_CLOCK_STEP;
+			o.mono_ns = sec * s - s / 2;
+			o.real_ns = real - s / 2;
+			o.clock_step.step_ns = step;
+			cr_assert_eq(timing_feed(t, &o, &l), 0);
+		}
+		/* the RTC follows the host's time, whole seconds on its update edge */
+		if (clocks_rtc_reading(&c, base + sec * s, sec * s, real + 1000000,
+				       sec * s + 1000000, &o))
+			cr_assert_eq(timing_feed(t, &o, &l), 0);
+	}
+	cr_assert_eq(timing_flush(t, INT64_MAX, &l), 0);
+	cr_expect_eq(count_kind(&l, EV_TIMING_CLOCK_STEP, "realtime"), 1);
+	cr_expect_eq(count_kind(&l, EV_TIMING_CLOCK_STEP, "rtc0"), 0, "%s",
+		     find(&l, EV_TIMING_CLOCK_STEP, "rtc0") ?
+			     find(&l, EV_TIMING_CLOCK_STEP, "rtc0")->summary :
+			     "");
+	cr_expect_eq(l.n, 1u);
+	cr_assert_eq(verdict_tally_init(&tally), 0);
+	for (size_t i = 0; i < l.n; i++) {
+		cr_expect_neq(l.v[i]->sev, SEV_CRITICAL);
+		verdict_tally_add(&tally, l.v[i]);
+	}
+	cr_expect_lt(tally.score, 2, "a settime alone would be a verdict (score %d)", tally.score);
+	verdict_tally_clear(&tally);
 	evlist_free(&l);
 	timing__free(t);
 }

@@ -28,13 +28,15 @@ chmod 0755 "$stage/init"
 
 # The victim must pick AVX2 itself; it is built for the baseline and uses a target attribute.
 ${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Werror -march=x86-64 "$here/victim.c" -o "$stage/bin/victim"
+# clock-back stores a SIGILL that is no feature's (tests/helpers' fault generator).
+${CC:-cc} -std=gnu11 -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -march=x86-64 "$here/../helpers/sigill_child.c" -o "$stage/bin/sigill_child"
 cp "$prog" "$stage/bin/cpudrift"
 # Debian's cpuid tool: the fleet scenario takes `cpuid -r` dumps inside each guest.
 command -v cpuid >/dev/null || { echo "build-guest: need cpuid (apt-get install cpuid)" >&2; exit 2; }
 cp "$(command -v cpuid)" "$stage/bin/cpuid"
 
 # Every shared library (and the loader) at the path ldd resolved, so no ld.so.cache is needed.
-for bin in "$stage/bin/cpudrift" "$stage/bin/victim" "$stage/bin/cpuid"; do
+for bin in "$stage/bin/cpudrift" "$stage/bin/victim" "$stage/bin/cpuid" "$stage/bin/sigill_child"; do
 	ldd "$bin" | awk '/=> \// { print $3 } /^\t\// { print $1 }'
 done | sort -u | while read -r lib; do
 	mkdir -p "$stage$(dirname "$lib")"

@@ -6,10 +6,12 @@ what cpudrift inside the guest reports.  usage: lab.py PROG [SCENARIO...]
 Prints one row per check (scenario, expected, observed, pass) and exits 1 if any check fails.
 The guest runs `cpudrift run`; the driver reads its events and status back.  The fleet
 scenario boots guests only to take `cpuid -r` dumps, runs `cpudrift fleet` on them here,
-and boots its -cpu string with enforce.
+and boots its -cpu string with enforce.  clock-back and many-vcpus boot one guest each and do
+not move it: a clock stepped inside the guest, and a 16-vCPU guest stopped for a few seconds.
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -197,6 +199,97 @@ def run_fleet(work, prog):
     return rows
 
 
+# --- guests that do not move: clock-back, many-vcpus ------------------------------------------
+
+def boot(work, name, append="", smp=1):
+    """A guest running cpudrift (and the victim), settled: cpudrift has its first samples."""
+    append = " ".join(["console=ttyS0 panic=-1 quiet", append, os.environ.get("LAB_APPEND", "")])
+    g = Guest(work, name, "Haswell", os.path.join(work, "vmlinuz"),
+              os.path.join(work, "initrd.gz"), append=append, smp=smp)
+    try:
+        g.wait_for("@@READY", 300)
+        settle(g)
+    except BaseException:
+        g.quit()
+        raise
+    return g
+
+
+def save(work, name, obs):
+    with open(os.path.join(work, f"{name}.events.json"), "w") as f:
+        json.dump(obs, f, indent=1)
+
+
+def run_clock_back(work, prog, figures):
+    """CLOCK_REALTIME stepped back an hour in the guest (date -s; the RTC keeps the host's
+    time), with retention_days = 1: a SIGILL stored before the step, one after it, a
+    retention pass (the daemon's tick, 10 s), then a step two days forward and another pass."""
+    g = boot(work, "clock-back", "lab.retention=1")
+    try:
+        g.call("ud2")
+        time.sleep(2)
+        before = collect(g)
+        before["step_mono_s"] = float(g.call("uptime")[1][0].split()[0])
+        g.call("settime -3600")
+        time.sleep(1)
+        g.call("ud2")
+        time.sleep(12)
+        back = collect(g)
+        g.call("settime 172800")
+        time.sleep(12)
+        obs = collect(g)
+    finally:
+        g.quit()
+    # The checks of kinds see every event any listing showed; "final" is the last listing.
+    obs["before"], obs["back"], obs["final"] = before["events"], back["events"], obs["events"]
+    seen = {e.get("id"): e for e in before["events"] + back["events"] + obs["events"]}
+    obs["events"] = [seen[i] for i in sorted(seen)]
+    obs["step_mono_s"] = before["step_mono_s"]
+    save(work, "clock-back", obs)
+    return [(label, *fn(obs)) for label, fn in CLOCK_BACK_CHECKS]
+
+
+# Longer than the soft-lockup watchdog's 4 s hrtimer, so every vCPU has a hard timer that
+# falls due while the VM stands still, however idle it is.
+STALL_S = 5
+SWEEP_RUNS = 10
+
+
+def run_many_vcpus(work, prog, figures):
+    """16 vCPUs: the stored snapshot holds all of them; the time of a capture sweep; the
+    whole QEMU process stopped (SIGSTOP) for STALL_S seconds, as a host that deschedules the
+    VM would.  QMP `stop` would not do: TCG stops the guest's clocks with the VM, so the
+    guest would see nothing."""
+    g = boot(work, "many-vcpus", smp=16)
+    try:
+        status, out = g.call("sweep %d" % SWEEP_RUNS, timeout=300)
+        sweep = out[-1].split() if status == 0 and out else []
+        base = jsonl(g.call("baseline")[1])
+        mono0 = float(g.call("uptime")[1][0].split()[0])
+        g.proc.send_signal(signal.SIGSTOP)
+        time.sleep(STALL_S)
+        g.proc.send_signal(signal.SIGCONT)
+        time.sleep(6)
+        obs = collect(g)
+    finally:
+        g.quit()
+    obs["pause_mono_s"] = mono0
+    obs["baseline"] = base[0] if base else {}
+    if len(sweep) == 8:  # runs N uptime T0 T1 T2 vcpus V
+        n, t0, t1, t2 = int(sweep[1]), float(sweep[3]), float(sweep[4]), float(sweep[5])
+        obs["sweep_ms"] = (t1 - t0) * 1000 / n
+        obs["one_vcpu_ms"] = (t2 - t1) * 1000 / n
+        obs["sweep_vcpus"] = int(sweep[7])
+        extra = obs["sweep_ms"] - obs["one_vcpu_ms"]
+        figures.append(f"lab: capture per sweep (many-vcpus, {obs['sweep_vcpus']} vCPUs, TCG): "
+                       f"{obs['sweep_ms']:.0f} ms a `cpudrift snapshot` of every vCPU, "
+                       f"{obs['one_vcpu_ms']:.0f} ms of vCPU 0 alone, so the other "
+                       f"{obs['sweep_vcpus'] - 1} add {extra:.0f} ms "
+                       f"({extra / max(1, obs['sweep_vcpus'] - 1):.1f} ms each; mean of {n})")
+    save(work, "many-vcpus", obs)
+    return [(label, *fn(obs)) for label, fn in MANY_VCPUS_CHECKS]
+
+
 # --- checks: each returns (ok, observed); ok None means "cannot tell" -----------------------
 
 def of(obs, kind):
@@ -360,6 +453,107 @@ def alive(who, want):
     return check
 
 
+# --- clock-back -----------------------------------------------------------------------------
+
+def sigills(events):
+    return [e for e in events if e.get("kind") == "fault.sigill" and
+            (e.get("body", {}).get("comm") or e.get("subject")) == "sigill_child"]
+
+
+def kept_after(stage):
+    def check(obs):
+        want = {e.get("id") for e in obs["before"]}
+        have = {e.get("id") for e in obs[stage]}
+        lost = want - have
+        return bool(want) and not lost, f"{len(want)} stored before the step, " + \
+            (f"{len(lost)} deleted" if lost else "all kept") + f", {len(have)} now"
+    return check
+
+
+def monotonic_order(obs):
+    """Listed by id, which is the order they were stored: monotonic time does not go back
+    down the list (by more than the second a timing.stall waits for its episode to close),
+    and the fault after the step comes after the one before it although its wall-clock
+    time is an hour earlier."""
+    ev = obs["final"]
+    mono = [e.get("monotonic_ns", 0) for e in ev]
+    ordered = all(a - b <= 2e9 for a, b in zip(mono, mono[1:]))
+    f = sigills(ev)
+    if len(f) < 2:
+        return False, f"{len(f)} sigill_child fault(s) stored"
+    back = (f[1]["realtime_ns"] - f[0]["realtime_ns"]) / 1e9
+    return ordered and back < 0, (f"{len(ev)} events, monotonic order" if ordered else
+                                  "monotonic time goes back down the list") + \
+        f"; fault 2 after fault 1, realtime {back:+.0f} s"
+
+
+def realtime_steps(obs):
+    st = [e for e in of(obs, "timing.clock_step") if e.get("subject") == "realtime"]
+    seen = ", ".join(f"{e.get('severity')} {e.get('body', {}).get('step_ns', 0) / 1e9:+.0f} s"
+                     for e in st) or "none"
+    ok = any(e.get("severity") != "critical" and
+             abs(e.get("body", {}).get("step_ns", 0) + 3600e9) < 5e9 for e in st)
+    return ok, "realtime steps: " + seen
+
+
+def no_host_step(obs):
+    ev = [e for e in of(obs, "timing.clock_step") if e.get("subject") != "realtime"]
+    return not ev, "; ".join(e.get("summary", "") for e in ev) or "none"
+
+
+CLOCK_BACK_CHECKS = [
+    ("events before the step kept (1 h back)", kept_after("back")),
+    ("and after 2 days forward (retention 1 d)", kept_after("final")),
+    ("listed in monotonic order", monotonic_order),
+    ("timing.clock_step -3600 s, not critical", realtime_steps),
+    ("no host-clock step", no_host_step),
+    ("nothing critical", nothing_critical),
+    ("verdict <= low", verdict_at_most("low")),
+    ("cpudrift running", alive("cpudrift", True)),
+]
+
+
+# --- many-vcpus -----------------------------------------------------------------------------
+
+def all_vcpus(obs):
+    v = obs["baseline"].get("vcpus", [])
+    full = [x for x in v if x.get("leaves")]
+    return len(v) == 16 and len(full) == 16, f"stored snapshot: {len(v)} vCPUs, " \
+        f"{len(full)} with leaves"
+
+
+def pause_stalls(obs, scope):
+    """Stall events whose late interval covers the middle of the pause."""
+    mid = (obs["pause_mono_s"] + STALL_S / 2) * 1e9
+    return [e for e in of(obs, "timing.stall") if e.get("body", {}).get("scope") == scope and
+            e.get("body", {}).get("due_mono_ns", 0) <= mid <= e.get("monotonic_ns", 0)]
+
+
+def one_vm_stall(obs):
+    vm = pause_stalls(obs, "vm")
+    seen = "; ".join(e.get("summary", "") for e in vm) or "no VM-wide stall over the pause"
+    return len(vm) == 1 and len(vm[0].get("body", {}).get("cpus", [])) == 16, seen
+
+
+def no_vcpu_stalls(obs):
+    cpu = pause_stalls(obs, "vcpu")
+    return not cpu, f"{len(cpu)} per-vCPU stall(s) over the pause"
+
+
+def at_most_one_incident(obs):
+    ids = sorted({e.get("body", {}).get("incident_id", "?") for e in issues(obs)})
+    return len(ids) <= 1, f"{len(ids)} incident(s)" + (f": {', '.join(ids)}" if ids else "")
+
+
+MANY_VCPUS_CHECKS = [
+    ("every vCPU captured (16)", all_vcpus),
+    ("one VM-wide timing.stall (16 vCPUs)", one_vm_stall),
+    ("no per-vCPU stall for it", no_vcpu_stalls),
+    ("at most one incident", at_most_one_incident),
+    ("nothing critical", nothing_critical),
+    ("cpudrift running", alive("cpudrift", True)),
+]
+
 CONTROL = [("no cpuid.drift", no_kind("cpuid.drift")), ("no fault.sigill", no_kind("fault.sigill")),
            ("verdict <= low", verdict_at_most("low")), ("cpudrift running", alive("cpudrift", True)),
            ("victim running", alive("victim", True))]
@@ -400,7 +594,12 @@ SCENARIOS = {
                    {"append": "lab.victim=portable"}),
     # Not a migration: dumps of TCG guests and the -cpu string `cpudrift fleet` makes of them.
     "fleet": ("+".join(FLEET_CPUS), "-cpu from cpudrift fleet, enforce", 0, None),
+    # Not migrations either: a guest-local clock step, and a 16-vCPU guest stopped 5 s.
+    "clock-back": ("Haswell", "no move: date -s 1 h back, then 2 d forward", 0, None),
+    "many-vcpus": ("Haswell -smp 16", "no move: SIGSTOP of QEMU for %d s" % STALL_S, 0, None),
 }
+RUNNERS = {"fleet": lambda work, prog, figures: run_fleet(work, prog),
+           "clock-back": run_clock_back, "many-vcpus": run_many_vcpus}
 
 
 def main():
@@ -418,7 +617,7 @@ def main():
     # The systemd guest installs the .deb (`make deb`; the Makefile passes LAB_DEB).
     deb = os.environ.get("LAB_DEB", "")
     prepared = {}
-    rows, failed, latencies, moves, false_steps = [], 0, [], 0, 0
+    rows, failed, latencies, moves, false_steps, figures = [], 0, [], 0, 0, []
     for name in names:
         t = time.monotonic()
         if name in sdlab.SCENARIOS:
@@ -433,7 +632,7 @@ def main():
             how = f"{src} -> {dst}" + (f", paused {pause} s" if pause else "")
             try:
                 if checks is None:
-                    results = run_fleet(work, prog)
+                    results = RUNNERS[name](work, prog, figures)
                 else:
                     obs = run_scenario(work, name, src, dst, pause, opts)
                     lat = detection_latency(obs)
@@ -457,6 +656,8 @@ def main():
         print(f"lab: detection latency (resume to cpuid.drift): {', '.join(latencies) or 'none'}")
     if moves:
         print(f"lab: false RTC steps: {false_steps} over {moves} migration(s)")
+    for line in figures:
+        print(line)
     passed = sum(1 for r in rows if r[3] == "pass")
     skipped = sum(1 for r in rows if r[3] == "SKIP")
     print(f"lab: {len(names)} scenario(s) in {time.monotonic() - t0:.0f} s")

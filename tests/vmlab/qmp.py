@@ -56,10 +56,10 @@ class Lines:
 class Guest:
     """One QEMU process.  The initramfs guest passes kernel and initrd only; the systemd
     guest also passes its disks (file, format, read-only), its kernel command line and
-    more memory."""
+    more memory; many-vcpus passes -smp."""
 
     def __init__(self, workdir, name, cpu, kernel, initrd, incoming=None, append=None,
-                 drives=(), mem="256M"):
+                 drives=(), mem="256M", smp=1):
         self.name, self.cpu, self.dir = name, cpu, workdir
         self.qmp_path = os.path.join(workdir, f"{name}.qmp")
         self.ctl_path = os.path.join(workdir, f"{name}.ctl")
@@ -71,7 +71,7 @@ class Guest:
         # chardev backends differ (QEMU migrates device state, not the CPU model check).
         if append is None:
             append = "console=ttyS0 panic=-1 quiet " + os.environ.get("LAB_APPEND", "")
-        args = [QEMU, "-accel", "tcg", "-cpu", cpu, "-m", mem, "-smp", "1",
+        args = [QEMU, "-accel", "tcg", "-cpu", cpu, "-m", mem, "-smp", str(smp),
                 "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
                 "-kernel", kernel, "-initrd", initrd,
                 "-append", append,
