@@ -185,7 +185,8 @@ Test(daemon_control, reload_applies_every_key_or_refuses_the_whole_file, .init =
 		char extra[512];
 
 		snprintf(extra, sizeof(extra),
-			 "stall_threshold_us = 70000\ntextfile_path = %s\nlog_level = error\n",
+			 "stall_threshold_us = 70000\ntextfile_path = %s\nlog_level = error\n"
+			 "fault_ring_size = 1M\n",
 			 at("moved.prom"));
 		conf(extra);
 	}
@@ -194,6 +195,8 @@ Test(daemon_control, reload_applies_every_key_or_refuses_the_whole_file, .init =
 	cr_expect(strstr(out, "textfile_path") && strstr(out, "stall_threshold_us") &&
 			  strstr(out, "log_level"),
 		  "the answer does not name the changed keys: %s", out);
+	/* the ring buffer is sized at load: the rest applies, the size waits for a restart */
+	cr_expect(strstr(out, "fault_ring_size takes a restart"), "%s", out);
 	free(out);
 	cr_expect(tu_wait_for(at("moved.prom"), "cpudrift_up 1", 5000),
 		  "no textfile at the new path");

@@ -61,7 +61,8 @@ static int64_t query_i64(const char *db, const char *sql)
 	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_busy_timeout(h, 5000);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(h);
@@ -242,9 +243,10 @@ Test(daemon_overflow, drops_are_counted_and_the_daemon_keeps_pinging, .fini = te
 	cr_expect_gt(notes.pings, pings_before + STORM_S / 2,
 		     "only %ld WATCHDOG=1 pings through the storm",
 		     (long)(notes.pings - pings_before));
-	cr_expect_lt(notes.max_gap, unit_watchdog_s() * 1000000000LL,
-		     "%.2f s without a ping: systemd would have killed the daemon (WatchdogSec=%lds)",
-		     notes.max_gap / 1e9, unit_watchdog_s());
+	cr_expect_lt(
+		notes.max_gap, unit_watchdog_s() * 1000000000LL,
+		"%.2f s without a ping: systemd would have killed the daemon (WatchdogSec=%lds)",
+		notes.max_gap / 1e9, unit_watchdog_s());
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "the daemon did not stop cleanly after the storm (status %#x)", status);
 }
