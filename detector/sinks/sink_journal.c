@@ -29,6 +29,7 @@ static const char *const message_ids[EV__COUNT] = {
 	[EV_MIGRATION_RESOLVED] = "a012f69451f74f3ebe52a54b387e2af6",
 	[EV_WATCHER_FORGED] = "b85ff70ac918400faa73b99d40a43742",
 	[EV_WATCHER_LOSS] = "9bcf84fc87fb42679268ebbba0b5f652",
+	[EV_STORE_RECOVERED] = "0daa5109c3d94ce8b7d8d964c1942721",
 };
 
 static const int priorities[] = {
