@@ -559,6 +559,14 @@ void store__free(struct store *s)
 {
 	if (!s)
 		return;
+	/*
+	 * The daemon's last act on the file: everything into the database, the WAL emptied (it
+	 * stays, empty, for readers that may not create it).  A stopped daemon's database file
+	 * then holds the whole store by itself.
+	 */
+	if (s->db && s->daemon && !s->readonly &&
+	    sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK)
+		log_debug("failed to checkpoint %s: %s", s->path, sqlite3_errmsg(s->db));
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	if (s->lock_fd >= 0)
