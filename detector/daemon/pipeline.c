@@ -695,8 +695,11 @@ void pipeline_batch_begin(struct pipeline *p)
 
 void pipeline_batch_end(struct pipeline *p)
 {
-	if (p->in_batch && store_commit(p->o.store))
-		log_warn("failed to commit a batch of events");
+	/* A failed batch waits in memory; the store says so once (store.h). */
+	if (p->in_batch && store_commit(p->o.store)) {
+		p->store_failing = true;
+		log_debug("failed to commit a batch of events");
+	}
 	p->in_batch = false;
 }
 

@@ -301,7 +301,8 @@ void store_note_write(struct store *s, int r)
 	if (!s->daemon)
 		return;
 	if (!r) {
-		if (!s->werr)
+		/* What failed still waits: only store_retry, which writes it, ends the failure. */
+		if (!s->werr || waiting(s))
 			return;
 		log_warn("the evidence store %s is written again (%llu writes failed since %llds "
 			 "ago)",
