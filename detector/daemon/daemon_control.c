@@ -26,10 +26,11 @@
 #include "core/signals.h"
 #include "daemon/daemon_priv.h"
 #include "daemon/pipeline.h"
+#include "sinks/sink_journal.h"
 #include "sinks/spool.h"
 #include "sinks/store.h"
 
-#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+#define JOURNAL_SOCKET SINK_JOURNAL_SOCKET
 
 /* --- the hook spool ------------------------------------------------------------------------ */
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
@@ -109,5 +110,11 @@ int sink_journal_send(const struct event *e)
 	}
 	r = sd_journal_sendv(iov, (int)j.n);
 	journal_entry_free(&j);
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
+	/*
+	 * libsystemd (252) reports success when the socket is missing (ENOENT: "fail silently
+	 * if the journal is not available"); the event then went nowhere, and that is said.
+	 */
+	return access(SINK_JOURNAL_SOCKET, F_OK) ? -ENOENT : 0;
 }
