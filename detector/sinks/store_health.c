@@ -314,6 +314,9 @@ void store_note_write(struct store *s, int r)
 		store_publish(s);
 		return;
 	}
+	/* A caller's own refusal (no such snapshot, a bad argument) is no failure to write. */
+	if (r == -ENOENT || r == -EINVAL)
+		return;
 	s->errors++;
 	if (r == s->werr)
 		return;
