@@ -72,8 +72,8 @@ int textfile_render(const struct textfile_state *t, FILE *f)
 	gauge(f, "cpudrift_up", "1 while the cpudrift daemon runs, 0 once it stopped cleanly.",
 	      !t->stopped);
 	gauge(f, "cpudrift_degraded",
-	      "1 when the daemon runs without its BPF sources (no root, BTF or BPF): faults and "
-	      "VM stalls are not watched.",
+	      "1 when the daemon runs without its BPF sources (no root, BTF or BPF: faults and "
+	      "VM stalls are not watched) or without its evidence store (cpudrift_store_up).",
 	      t->degraded);
 	gauge(f, "cpudrift_start_time_seconds", "When the daemon started, seconds since the epoch.",
 	      t->start_time);

@@ -87,7 +87,8 @@ static void queue_event(struct store_pending *p, struct queue *q, int kind, int 
 	size_t len = strlen(json);
 	struct pending_event *v;
 
-	if (q == &p->wait && (q->nev >= STORE_PENDING_EVENTS || q->bytes + len > STORE_PENDING_BYTES))
+	if (q == &p->wait &&
+	    (q->nev >= STORE_PENDING_EVENTS || q->bytes + len > STORE_PENDING_BYTES))
 		goto drop;
 	if (q->nev == q->capev) {
 		size_t cap = q->capev ? 2 * q->capev : 16;
@@ -342,8 +343,10 @@ static int write_counts(struct store *s, int64_t counts[EV__COUNT][SEV_CRITICAL 
 
 			if (!counts[k][v])
 				continue;
-			st = store_prep(s, "INSERT INTO event_counters VALUES (?, ?, ?) ON CONFLICT"
-					   " (kind, severity) DO UPDATE SET count = count + excluded.count");
+			st = store_prep(
+				s,
+				"INSERT INTO event_counters VALUES (?, ?, ?) ON CONFLICT"
+				" (kind, severity) DO UPDATE SET count = count + excluded.count");
 			if (st) {
 				sqlite3_bind_text(st, 1, event_kind_names[k], -1, SQLITE_STATIC);
 				sqlite3_bind_text(st, 2, severity_name(v), -1, SQLITE_STATIC);

@@ -71,12 +71,13 @@ int store_precheck(struct store *s, struct errbuf *err, char *why, size_t size)
 	if (corrupt)
 		goto out;
 	if (v > STORE_SCHEMA_VERSION) {
-		errbuf_set(err,
-			   "%s has schema version %" PRId64 ", newer than this cpudrift (%d): it was "
-			   "written by a newer cpudrift (a downgrade?); refusing to start, the file is "
-			   "left as it is; install that version again, or move the file away to start "
-			   "a new store",
-			   s->path, v, STORE_SCHEMA_VERSION);
+		errbuf_set(
+			err,
+			"%s has schema version %" PRId64 ", newer than this cpudrift (%d): it was "
+			"written by a newer cpudrift (a downgrade?); refusing to start, the file is "
+			"left as it is; install that version again, or move the file away to start "
+			"a new store",
+			s->path, v, STORE_SCHEMA_VERSION);
 		r = -EPROTO;
 		goto out;
 	}
@@ -118,7 +119,8 @@ int store_move_aside(struct store *s, const char *why, struct errbuf *err)
 	snprintf(rc->moved_to, sizeof(rc->moved_to), "%.4000s.corrupt-%s", s->path, stamp);
 	/* A second recovery within the same second gets a suffix. */
 	for (int i = 2; !access(rc->moved_to, F_OK) && i < 100; i++)
-		snprintf(rc->moved_to, sizeof(rc->moved_to), "%.4000s.corrupt-%s-%d", s->path, stamp, i);
+		snprintf(rc->moved_to, sizeof(rc->moved_to), "%.4000s.corrupt-%s-%d", s->path,
+			 stamp, i);
 	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
 		snprintf(from, sizeof(from), "%s%s", s->path, ext[i]);
 		snprintf(to, sizeof(to), "%s%s", rc->moved_to, ext[i]);
@@ -186,9 +188,10 @@ void store_recover_baseline(struct store *s)
 			 "into the new store",
 			 rc->moved_to, base->realtime_ns / 1000000000);
 	} else {
-		log_warn("the baseline of %s cannot be read: the next snapshot stands in as a "
-			 "provisional baseline until a person accepts one (cpudrift baseline accept)",
-			 rc->moved_to);
+		log_warn(
+			"the baseline of %s cannot be read: the next snapshot stands in as a "
+			"provisional baseline until a person accepts one (cpudrift baseline accept)",
+			rc->moved_to);
 	}
 	snapshot__free(base);
 	snapshot__free(boot);

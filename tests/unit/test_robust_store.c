@@ -209,7 +209,8 @@ static int64_t db_i64(const char *db, const char *sql)
 
 	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(h);
@@ -384,9 +385,9 @@ Test(robust_store, read_only_state_dir, .init = setup_dir, .fini = teardown, .ti
 		cr_assert_eq(unshare(CLONE_NEWNS), 0);
 		cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
 		cr_assert_eq(mount(path("state"), path("state"), NULL, MS_BIND, NULL), 0);
-		cr_assert_eq(mount(NULL, path("state"), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
-				   NULL),
-			     0, "remount read-only: %s", strerror(errno));
+		cr_assert_eq(
+			mount(NULL, path("state"), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0,
+			"remount read-only: %s", strerror(errno));
 	} else {
 		chmod(path("state"), 0555);
 	}
@@ -473,8 +474,8 @@ static void corrupt_case(enum damage how, const char *what)
 	cr_assert_gt(base, 0, "%s: no baseline in the first store", what);
 	damage(how);
 	pid = start_daemon();
-	cr_assert(tu_wait_for(path("daemon.log"), "running (", 30000), "%s: not up; log:\n%s",
-		  what, tu_read_file(path("daemon.log")));
+	cr_assert(tu_wait_for(path("daemon.log"), "running (", 30000), "%s: not up; log:\n%s", what,
+		  tu_read_file(path("daemon.log")));
 	cr_expect_eq(stop_daemon(pid, false), 0, "%s: not a clean stop", what);
 	out = tu_read_file(path("daemon.log"));
 	cr_expect(strstr(out, "is corrupt") && strstr(out, "moved aside"), "%s: log: %s", what,
@@ -578,7 +579,8 @@ Test(robust_store, newer_schema_refused_untouched, .init = setup_dir, .fini = te
 	cr_assert_eq(stat(path("state/cpudrift.db"), &s2), 0);
 	b = read_all(path("state/cpudrift.db"), &lb);
 	cr_expect(la == lb && !memcmp(a, b, la), "the newer database was changed");
-	cr_expect(s1.st_mtim.tv_sec == s2.st_mtim.tv_sec && s1.st_mtim.tv_nsec == s2.st_mtim.tv_nsec,
+	cr_expect(s1.st_mtim.tv_sec == s2.st_mtim.tv_sec &&
+			  s1.st_mtim.tv_nsec == s2.st_mtim.tv_nsec,
 		  "its mtime changed");
 	free(a);
 	free(b);
