@@ -374,7 +374,13 @@ static int textfile_store_state(const char *config, char *state, size_t size, ch
 		text = NULL;
 	}
 	fclose(f);
-	v = text ? metric(text, "cpudrift_store_up") : NULL;
+	/* Only a running daemon's word counts: a clean stop wrote cpudrift_up 0. */
+	v = text ? metric(text, "cpudrift_up") : NULL;
+	if (!v || strncmp(v, " 1", 2)) {
+		free(text);
+		return -ENOENT;
+	}
+	v = metric(text, "cpudrift_store_up");
 	snprintf(fmt, sizeof(fmt), "{state=\"%%%zu[a-z-]\"", size - 1);
 	if (!v || sscanf(v, fmt, state) != 1) {
 		free(text);
@@ -411,7 +417,11 @@ static int without_store(const char *dir, const char *config, int pid, bool json
 	if (json) {
 		cli_print_json(stdout, o, false);
 	} else {
-		printf("%-14s running (pid %d)\n", "daemon:", pid);
+		if (pid > 0)
+			printf("%-14s running (pid %d)\n", "daemon:", pid);
+		else
+			printf("%-14s running, as its textfile says (no lock file to ask)\n",
+			       "daemon:");
 		printf("%-14s degraded: no evidence store\n", "mode:");
 		printf("%-14s %s\n", "state dir:", str_esc(dir));
 		printf("%-14s %s: no store, nothing is stored (so says the textfile %s); events "
@@ -480,6 +490,9 @@ int cmd_status(int argc, char **argv)
 	if (running == 1 && !without_store(dir, config, pid, json))
 		return EXIT_FOUND;
 	if (store__new(&s, dir, STORE_READONLY, &err)) {
+		/* No lock file either when the state dir never could be written. */
+		if (running != 1 && !without_store(dir, config, 0, json))
+			return EXIT_FOUND;
 		log_err("failed to open the evidence store: %s", err.msg);
 		return EXIT_ERROR;
 	}

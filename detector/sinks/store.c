@@ -350,6 +350,11 @@ static int take_lock(struct store *s, const char *dir, struct errbuf *err)
 			errno = e;
 		ro = fd >= 0;
 	}
+	if (fd < 0 && (errno == EROFS || errno == EACCES)) {
+		errbuf_set(err, "the state dir %s cannot be written (%s: %s)", dir, path,
+			   strerror(errno));
+		return -errno;
+	}
 	if (fd < 0) {
 		errbuf_set(err, "failed to open %s: %s", path, strerror(errno));
 		return -errno;
@@ -632,6 +637,8 @@ int store_get_snapshot(struct store *s, enum snap_select sel, const char *boot_i
 	sqlite3_stmt *st;
 	int rc, r = 0;
 
+	if (!s->db)
+		return -ENOENT; /* an offline store holds nothing */
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, kind, realtime_ns, boot_id, level, nfeatures, vendor, brand, digest,"
 		 " json FROM snapshots WHERE %s LIMIT 1",

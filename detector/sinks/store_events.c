@@ -229,7 +229,7 @@ int store_get_status(struct store *s, const char *key, char *buf, size_t size)
 	int rc, r = -ENOENT;
 
 	if (!st)
-		return -EIO;
+		return s->db ? -EIO : -ENOENT;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
