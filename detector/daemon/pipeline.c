@@ -389,6 +389,11 @@ static struct snapshot *load(struct pipeline *p, enum snap_select sel, const cha
 void pipeline_reload_baseline(struct pipeline *p)
 {
 	struct snapshot *b = load(p, SEL_BASELINE, NULL);
+	char buf[16];
+
+	/* A person accepted one (`cpudrift baseline accept`): no longer a stand-in. */
+	p->tf.baseline_provisional =
+		!store_get_status(p->o.store, STORE_PROVISIONAL_KEY, buf, sizeof(buf));
 
 	if (!b)
 		return;
@@ -525,6 +530,9 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 	}
 	ret = 0;
 	tracker_set_baseline(t, load(p, SEL_BASELINE, NULL));
+	/* A stand-in an earlier run flagged stays one until a person accepts a baseline. */
+	p->tf.baseline_provisional =
+		!store_get_status(p->o.store, STORE_PROVISIONAL_KEY, m.digest, sizeof(m.digest));
 	first = load(p, SEL_BOOT_FIRST, s->boot_id);
 	if (first) {
 		/* Restarted within this boot: continue from the last snapshot this boot stored. */
@@ -575,7 +583,6 @@ void pipeline_store_upkeep(struct pipeline *p)
 	struct incidents *in = engine_incidents(p->engine);
 	const struct incident *const *v;
 	struct store_health h;
-	char buf[64];
 
 	store_health(p->o.store, &h);
 	if (h.online && (h.err || h.pending)) {
@@ -585,9 +592,6 @@ void pipeline_store_upkeep(struct pipeline *p)
 	}
 	snprintf(p->tf.store_state, sizeof(p->tf.store_state), "%s", store_health_state(&h));
 	p->tf.store_errors = h.errors;
-	p->tf.baseline_provisional =
-		!store_get_status(p->o.store, STORE_PROVISIONAL_KEY, buf, sizeof(buf)) ||
-		(p->tf.baseline_provisional && !h.online);
 	if (!h.online || h.err || h.pending || !p->store_failing)
 		return;
 	/* Written again: what changed meanwhile and is not kept in memory is written now. */
