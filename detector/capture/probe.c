@@ -227,6 +227,12 @@ static int wait_child(pid_t pid, int pidfd, struct child_args *c, int stall_ms, 
 	return silent;
 }
 
+/* Signals that stop a process from outside; a probe's own crash is SIGILL, SIGSEGV, ... */
+static bool interrupting(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGKILL;
+}
+
 int probe_execute(const struct probe_def *t, size_t n, const bool *select, struct probe_obs *obs,
 		  const struct probe_exec_opts *o)
 {
@@ -266,6 +272,16 @@ int probe_execute(const struct probe_def *t, size_t n, const bool *select, struc
 		at = c.at;
 		if (at >= n)
 			break;
+		/*
+		 * A signal no probe raises came from outside (a stop of the whole process
+		 * group, an operator's kill): the run was interrupted, and nothing it saw is a
+		 * result.  The daemon's children inherit its blocked SIGTERM, so this is for
+		 * the other callers and for SIGKILL.
+		 */
+		if (!silent && WIFSIGNALED(status) && interrupting(WTERMSIG(status))) {
+			munmap(stack, CHILD_STACK_SIZE);
+			return -EINTR;
+		}
 		/* The child stopped before the end: blame the probe it was on. */
 		deaths++;
 		if (silent) {
@@ -365,6 +381,10 @@ int probe_run(const struct snapshot *s, const struct probe_opts *o, struct probe
 		select[i] = !o || !o->only || (ids[i] >= 0 && featset_has(o->only, ids[i]));
 	}
 	ret = probe_execute(t, n, select, obs, o ? &o->exec : NULL);
+	if (ret == -EINTR) {
+		errbuf_set(err, "the probe run was interrupted: its child was killed from outside");
+		goto fail;
+	}
 	if (ret < 0) {
 		errbuf_set(err, "failed to start the probe child: %s", strerror(-ret));
 		goto fail;

@@ -57,7 +57,8 @@ struct probe_exec_opts {
  * Run the probes of @table whose @select entry is true (NULL: all) in forked children and
  * fill @obs[0..n).  A child that crashes or hangs is reported on the probe it was running
  * and a fresh child carries on after it.  Returns the number of children that died
- * (0 on a clean run) or a negative errno when no child could be started.
+ * (0 on a clean run) or a negative errno: -EINTR when a child was killed from outside
+ * (SIGTERM, SIGINT, SIGHUP, SIGQUIT, a SIGKILL not of ours): the run is no result.
  */
 int probe_execute(const struct probe_def *table, size_t n, const bool *select,
 		  struct probe_obs *obs, const struct probe_exec_opts *o);
@@ -97,7 +98,7 @@ struct probe_opts {
 /**
  * Run the probes and judge them against @s (its features and XCR0 are taken as what the
  * CPU advertises, so a snapshot imported from elsewhere simulates another CPUID view).
- * 0 or a negative errno with @err filled.
+ * 0 or a negative errno with @err filled (-EINTR: interrupted from outside, no result).
  */
 int probe_run(const struct snapshot *s, const struct probe_opts *o, struct probe_report **out,
 	      struct errbuf *err);

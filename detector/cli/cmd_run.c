@@ -24,7 +24,9 @@ static void usage(FILE *f)
 		"  --state-dir DIR   evidence store folder (default from the configuration)\n"
 		"  --replay FILE     a recording (`cpudrift record`) in place of the live\n"
 		"                    sources: its events go to the sinks, then cpudrift exits\n"
-		"  -v                more log output (repeat for debug)\n",
+		"  -v                more log output (repeat for debug)\n\n"
+		"Exit status: 0 stopped cleanly, 2 error (a bad configuration, a second daemon on\n"
+		"the state dir), 3 the store was written by a newer cpudrift (left untouched).\n",
 		"/etc/cpudrift/cpudrift.conf");
 }
 
@@ -103,5 +105,8 @@ int cmd_run(int argc, char **argv)
 	}
 	o.verbose_set = log_get_level() != LOG_LVL_WARN;
 	guard_glibc_dispatch();
-	return daemon_run(&o) ? EXIT_ERROR : EXIT_OK;
+	c = daemon_run(&o);
+	if (c == -EPROTO)
+		return DAEMON_EXIT_STORE_NEWER;
+	return c ? EXIT_ERROR : EXIT_OK;
 }

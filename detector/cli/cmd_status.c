@@ -2,9 +2,13 @@
 /*
  * cpudrift status: is the daemon running, in which mode and why, every source and whether
  * it runs (and why not), the last reload, the baseline, the last snapshot and verdict, the
- * counters.  Reads the store; works without the daemon.
+ * counters.  Reads the store; works without the daemon.  The store's health (full, failing,
+ * what waits in memory) comes from the running daemon's lock file, which it rewrites in
+ * place even on a full disk; a daemon running without a store (a read-only state dir) is
+ * read from its textfile.
  * Exit 0 running in full mode, 1 not running or degraded, 2 error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -109,6 +113,24 @@ static struct json_object *watcher_json(struct store *s)
 	return o;
 }
 
+/* The store as the running daemon last wrote it in its lock file; NULL when it did not. */
+static struct json_object *health_json(const char *dir, int running)
+{
+	struct store_health h;
+	struct json_object *o;
+
+	if (running != 1 || store_health_read(dir, &h))
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "state", json_object_new_string(store_health_state(&h)));
+	json_object_object_add(o, "why", json_object_new_string(h.why));
+	json_object_object_add(o, "errors", json_object_new_int64((int64_t)h.errors));
+	json_object_object_add(o, "pending", json_object_new_int64((int64_t)h.pending));
+	json_object_object_add(o, "dropped", json_object_new_int64((int64_t)h.dropped));
+	json_object_object_add(o, "failing_since_ns", json_object_new_int64(h.failing_since_ns));
+	return o;
+}
+
 static struct json_object *collect(struct store *s, const char *dir, int running, int pid)
 {
 	static const char *const keys[] = { "mode",	     "mode_reason",    "started",
@@ -136,6 +158,10 @@ static struct json_object *collect(struct store *s, const char *dir, int running
 			json_object_put(src);
 	}
 	json_object_object_add(o, "baseline", snap_json(s, SEL_BASELINE));
+	/* Until a person accepts one, drift is measured from a stand-in (store.h). */
+	if (!store_get_status(s, STORE_PROVISIONAL_KEY, buf, sizeof(buf)))
+		json_object_object_add(o, "baseline_provisional", json_object_new_string(buf));
+	json_object_object_add(o, "store", health_json(dir, running));
 	json_object_object_add(o, "last_snapshot", snap_json(s, SEL_LATEST));
 	store_query_events(s, &q, last_cb, &verdict);
 	json_object_object_add(o, "last_verdict", verdict);
@@ -229,6 +255,24 @@ static void print_incident(struct json_object *inc)
 	print_procs("survived", json_object_object_get(inc, "survived"));
 }
 
+static void print_store(struct json_object *st)
+{
+	const char *state = str(st, "state", "?");
+	struct json_object *t;
+	char since[32];
+
+	if (!strcmp(state, "ok")) {
+		printf("%-14s ok\n", "store:");
+		return;
+	}
+	json_object_object_get_ex(st, "failing_since_ns", &t);
+	fmt_time(t ? json_object_get_int64(t) : 0, since, sizeof(since));
+	printf("%-14s %s since %s (%s): %s writes refused, %s events waiting in memory, %s "
+	       "dropped (counted)\n",
+	       "store:", state, since, str(st, "why", ""), str(st, "errors", "?"),
+	       str(st, "pending", "?"), str(st, "dropped", "?"));
+}
+
 static void print_text(struct json_object *o)
 {
 	struct json_object *v, *ev, *faults, *incs;
@@ -253,7 +297,14 @@ static void print_text(struct json_object *o)
 	if (*str(o, "reload_result", ""))
 		printf("%-14s %s (#%s): %s\n", "last reload:", str(o, "reload_result", ""),
 		       str(o, "reload_seq", "?"), str(o, "reload_message", ""));
+	v = json_object_object_get(o, "store");
+	if (v)
+		print_store(v);
 	print_snap("baseline:", json_object_object_get(o, "baseline"));
+	if (json_object_object_get(o, "baseline_provisional"))
+		printf("%-14s PROVISIONAL: %s; drift is measured from it only; check it, then "
+		       "`cpudrift baseline accept`\n",
+		       "", str(o, "baseline_provisional", ""));
 	print_snap("last snapshot:", json_object_object_get(o, "last_snapshot"));
 	v = json_object_object_get(o, "last_verdict");
 	printf("%-14s %s%s%s\n", "last verdict:", v ? str(v, "time", "?") : "none", v ? "  " : "",
@@ -287,6 +338,98 @@ static void print_text(struct json_object *o)
 		       *str(f, "feature", "") ? str(f, "feature", "") : "-", str(f, "count", "?"));
 	}
 	printf("\n");
+}
+
+/* The value of the first line of @text that starts with @name ("name value"), or NULL. */
+static const char *metric(const char *text, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, name, len) && (l[len] == ' ' || l[len] == '{'))
+			return l + len;
+	return NULL;
+}
+
+/*
+ * What the textfile of the configuration says of the store: 0 with its state ("ok",
+ * "full", "read-only", ...) and path, or -ENOENT (no textfile, or no such line).
+ */
+static int textfile_store_state(const char *config, char *state, size_t size, char *path,
+				size_t psize)
+{
+	struct errbuf err = { "" };
+	struct config c;
+	const char *v;
+	char *text = NULL, fmt[32];
+	size_t len = 0;
+	FILE *f;
+
+	config_defaults(&c);
+	if (config_load(&c, config ? config : CONFIG_DEFAULT_PATH, !config, &err) ||
+	    !c.textfile_path[0] || !(f = fopen(c.textfile_path, "re")))
+		return -ENOENT;
+	if (getdelim(&text, &len, 0, f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	/* Only a running daemon's word counts: a clean stop wrote cpudrift_up 0. */
+	v = text ? metric(text, "cpudrift_up") : NULL;
+	if (!v || strncmp(v, " 1", 2)) {
+		free(text);
+		return -ENOENT;
+	}
+	v = metric(text, "cpudrift_store_up");
+	snprintf(fmt, sizeof(fmt), "{state=\"%%%zu[a-z-]\"", size - 1);
+	if (!v || sscanf(v, fmt, state) != 1) {
+		free(text);
+		return -ENOENT;
+	}
+	snprintf(path, psize, "%s", c.textfile_path);
+	free(text);
+	return 0;
+}
+
+/*
+ * The daemon runs without a store (a read-only state dir): what its textfile says.  0 when
+ * it says so, -ENOENT when it does not.
+ */
+static int without_store(const char *dir, const char *config, int pid, bool json)
+{
+	struct json_object *o, *st;
+	char state[32], path[PATH_MAX];
+
+	if (textfile_store_state(config, state, sizeof(state), path, sizeof(path)) ||
+	    (strcmp(state, "read-only") && strcmp(state, "offline")))
+		return -ENOENT;
+	o = json_object_new_object();
+	json_object_object_add(o, "state_dir", json_object_new_string(dir));
+	json_object_object_add(o, "running", json_object_new_boolean(true));
+	if (pid > 0)
+		json_object_object_add(o, "pid", json_object_new_int(pid));
+	json_object_object_add(o, "mode", json_object_new_string("degraded"));
+	json_object_object_add(o, "mode_reason", json_object_new_string("no evidence store"));
+	st = json_object_new_object();
+	json_object_object_add(st, "state", json_object_new_string(state));
+	json_object_object_add(st, "from", json_object_new_string(path));
+	json_object_object_add(o, "store", st);
+	if (json) {
+		cli_print_json(stdout, o, false);
+	} else {
+		if (pid > 0)
+			printf("%-14s running (pid %d)\n", "daemon:", pid);
+		else
+			printf("%-14s running, as its textfile says (no lock file to ask)\n",
+			       "daemon:");
+		printf("%-14s degraded: no evidence store\n", "mode:");
+		printf("%-14s %s\n", "state dir:", str_esc(dir));
+		printf("%-14s %s: no store, nothing is stored (so says the textfile %s); events "
+		       "reach the journal, the textfile and the log\n",
+		       "store:", state, str_esc(path));
+	}
+	json_object_put(o);
+	return 0;
 }
 
 int cmd_status(int argc, char **argv)
@@ -343,7 +486,13 @@ int cmd_status(int argc, char **argv)
 	running = store_lock_held(dir, &pid);
 	if (running < 0)
 		log_warn("cannot tell whether the daemon runs: %s", strerror(-running));
+	/* A daemon without a store: what an old database there says is not news. */
+	if (running == 1 && !without_store(dir, config, pid, json))
+		return EXIT_FOUND;
 	if (store__new(&s, dir, STORE_READONLY, &err)) {
+		/* No lock file either when the state dir never could be written. */
+		if (running != 1 && !without_store(dir, config, 0, json))
+			return EXIT_FOUND;
 		log_err("failed to open the evidence store: %s", err.msg);
 		return EXIT_ERROR;
 	}

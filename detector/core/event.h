@@ -38,7 +38,9 @@ int severity_lookup(const char *name);
 	X(WATCHER_FORGED, "watcher.forged",                                                        \
 	  "a watched signal that was not a CPU fault: sent or injected, never evidence")           \
 	X(WATCHER_LOSS, "watcher.loss",                                                            \
-	  "the fault watcher could not keep or detail every fault (counts stay exact)")
+	  "the fault watcher could not keep or detail every fault (counts stay exact)")            \
+	X(STORE_RECOVERED, "store.recovered",                                                      \
+	  "the evidence store was corrupt: moved aside, a new one started")
 
 enum event_kind {
 #define X(id, name, desc) EV_##id,

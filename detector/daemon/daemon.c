@@ -129,7 +129,13 @@ static int take(struct daemon *d, struct snapshot **out, struct probe_summary *p
 		log_err("failed to capture CPUID: %s", err.msg);
 		return ret;
 	}
-	d->probe_err = probe_run(*out, NULL, &pr, &err);
+	ret = probe_run(*out, NULL, &pr, &err);
+	if (ret == -EINTR) {
+		/* Killed from outside (a stop of the whole group): no result, no evidence. */
+		log_info("%s: the run is not recorded", err.msg);
+		return 0;
+	}
+	d->probe_err = ret;
 	if (d->probe_err) {
 		log_warn("failed to run the instruction probes: %s", err.msg);
 		return 0;
@@ -453,20 +459,31 @@ static int handle(struct daemon *d, struct epoll_event *ev)
 }
 
 /*
- * SIGHUP and SIGUSR1 are blocked from the start: a reload asked for while the daemon starts
- * waits for the loop instead of killing it (their default action).  SIGTERM and SIGINT only
- * from the loop on, so that they still stop a start or a replay at once.
+ * Every signal the daemon answers is blocked from the start and read from the loop's
+ * signalfd: a reload asked for while the daemon starts waits for the loop instead of
+ * killing it (their default action), and a SIGTERM during the start (a capture, a probe
+ * run, a store write) ends it cleanly at the next step, exit status 0.  The probe children
+ * inherit the mask: a SIGTERM to the whole process group (systemd's KillMode=control-group)
+ * does not kill one half-way through a probe.
  */
-static void block_signals(sigset_t *mask, bool loop)
+static void block_signals(sigset_t *mask)
 {
 	sigemptyset(mask);
 	sigaddset(mask, SIGHUP);
 	sigaddset(mask, SIGUSR1);
-	if (loop) {
-		sigaddset(mask, SIGTERM);
-		sigaddset(mask, SIGINT);
-	}
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
 	sigprocmask(SIG_BLOCK, mask, NULL);
+}
+
+/* A SIGTERM or SIGINT waits: the start stops at the next step. */
+static bool stop_asked(void)
+{
+	sigset_t set;
+
+	if (sigpending(&set))
+		return false;
+	return sigismember(&set, SIGTERM) || sigismember(&set, SIGINT);
 }
 
 /* The process table's next step, a slice at a time between the other sources. */
@@ -493,7 +510,7 @@ static int setup_loop(struct daemon *d, struct errbuf *err)
 	uint64_t wd_usec = 0;
 	int fds[32], n, ret;
 
-	block_signals(&mask, true);
+	block_signals(&mask);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -558,6 +575,7 @@ static int loop(struct daemon *d)
 		if (backlog && d->fw && drain_faults(d))
 			log_warn("failed to drain the fault ring buffer");
 		flush_faults(d, false);
+		pipeline_store_upkeep(d->pipe);
 		maybe_write_textfile(d);
 		after(d, pipeline_flush(d->pipe, clock_mono_ns()), "the timing window");
 		quick_check_if_due(d);
@@ -582,6 +600,8 @@ static int replay_line(void *ctx, struct rec_line *l)
 	struct daemon *d = r->d;
 	int ret = 0;
 
+	if (stop_asked())
+		return -EINTR;
 	switch (l->kind) {
 	case REC_OBSERVATION:
 		after(d, pipeline_observe(d->pipe, &l->obs), "a timing observation");
@@ -613,6 +633,10 @@ static int run_replay(struct daemon *d, const char *path, struct errbuf *err)
 
 	log_info("replaying %s in place of the live sources", path);
 	ret = recording_read(path, replay_line, &r, &st, err);
+	if (ret == -EINTR && stop_asked()) {
+		log_info("stopped during the replay");
+		ret = 0;
+	}
 	if (!ret)
 		after(d, pipeline_flush(d->pipe, INT64_MAX), "the end of the recording");
 	log_info("replayed %ld lines (%ld bad)", st.lines, st.bad);
@@ -623,8 +647,20 @@ static int run_replay(struct daemon *d, const char *path, struct errbuf *err)
 
 static void teardown(struct daemon *d)
 {
-	if (d->store)
+	struct store_health h;
+
+	if (d->store) {
 		daemon_set_status(d, "mode", "stopped");
+		/* What waits in memory gets a last chance. */
+		store_retry(d->store, true);
+		store_health(d->store, &h);
+		if (h.pending || h.dropped)
+			log_warn(
+				"%llu events that waited in memory for the store are lost at stop, "
+				"%llu more were dropped before (every one reached the journal, the "
+				"textfile and the hooks; the event counters are exact)",
+				(unsigned long long)h.pending, (unsigned long long)h.dropped);
+	}
 	if (d->epfd >= 0)
 		close(d->epfd);
 	if (d->sigfd >= 0)
@@ -665,6 +701,34 @@ static int first_capture(struct daemon *d, struct errbuf *err)
 	return ret;
 }
 
+/*
+ * A second daemon is refused (-EBUSY), a database newer than this build too (-EPROTO:
+ * after a downgrade; the unit does not restart on its exit status).  Anything else that
+ * keeps the store shut (a read-only or full state dir, an unusable file) must not become a
+ * restart loop: the daemon runs without a store and says so.
+ */
+static int open_store(struct daemon *d, struct errbuf *err)
+{
+	char why[700];
+	int ret = store__new(&d->store, d->cfg.state_dir, STORE_LOCK, err);
+
+	if (!ret)
+		return 0;
+	log_err("%s", err->msg);
+	if (ret == -EBUSY || ret == -EPROTO || ret == -ENOMEM)
+		return ret;
+	snprintf(why, sizeof(why), "no evidence store (%s)", err->msg);
+	ret = store__new_offline(&d->store, d->cfg.state_dir, ret, err->msg);
+	if (ret)
+		return ret;
+	degrade(d, why);
+	log_err("running without an evidence store: events reach the journal, the textfile "
+		"and the log only (no hooks: their spool is in the state dir); restart cpudrift "
+		"once %s can be written",
+		d->cfg.state_dir);
+	return 0;
+}
+
 int daemon_run(const struct daemon_opts *o)
 {
 	struct daemon d = { .epfd = -1,
@@ -678,7 +742,7 @@ int daemon_run(const struct daemon_opts *o)
 	char buf[64];
 	int ret;
 
-	block_signals(&mask, false);
+	block_signals(&mask);
 	/* 1. configuration: every problem is fatal here, with file, line and key */
 	config_defaults(&d.cfg);
 	d.config_given = o->config_path != NULL;
@@ -699,11 +763,9 @@ int daemon_run(const struct daemon_opts *o)
 			 config_state_dir_given(o->state_dir));
 
 	/* 2. the store: also the lock that keeps a second daemon away */
-	ret = store__new(&d.store, d.cfg.state_dir, STORE_LOCK, &err);
-	if (ret) {
-		log_err("%s", err.msg);
+	ret = open_store(&d, &err);
+	if (ret)
 		return ret;
-	}
 	snprintf(buf, sizeof(buf), "%lld", (long long)time(NULL));
 	daemon_set_status(&d, "started", buf);
 	daemon_set_status(&d, "version", CPUDRIFT_VERSION);
@@ -736,6 +798,8 @@ int daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 
+	if (stop_asked())
+		goto stopped;
 	/* 4. BPF sources (before the first capture, so its drift reaches a running watcher) */
 	if (open_faultwatch(&d) || open_timing(&d, &err)) {
 		log_err("%s", err.msg);
@@ -750,6 +814,8 @@ int daemon_run(const struct daemon_opts *o)
 	 *    baseline and this boot's first snapshot */
 	if (d.procs && proctable_refresh(d.procs, PROCTABLE_START_NS))
 		log_info("the process table's first pass continues in the background");
+	if (stop_asked())
+		goto stopped;
 	ret = first_capture(&d, &err);
 	if (ret) {
 		log_err("%s", err.msg);
@@ -769,6 +835,7 @@ int daemon_run(const struct daemon_opts *o)
 	log_info("running (%s), state in %s", d.degraded ? "degraded" : "full", d.cfg.state_dir);
 
 	ret = loop(&d);
+stopped:
 	sd_notify(0, "STOPPING=1");
 	/* What is still pending is counted before the counters are left behind. */
 	if (d.fw) {

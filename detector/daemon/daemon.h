@@ -22,9 +22,17 @@ struct daemon_opts {
 	const char *replay_path; /* a recording in place of the live sources; NULL: live */
 };
 
+/*
+ * `cpudrift run`'s exit status when the store was written by a newer cpudrift (a
+ * downgrade): the file is left untouched, and the unit's RestartPreventExitStatus= names
+ * this status, so systemd does not restart into the same refusal.
+ */
+#define DAEMON_EXIT_STORE_NEWER 3
+
 /**
  * Run until SIGTERM/SIGINT (or, with replay_path, to the end of the recording).  0 on a
- * clean stop, a negative errno on a fatal error.
+ * clean stop (a SIGTERM during the start included), a negative errno on a fatal error:
+ * -EPROTO only when the store is newer than this build (DAEMON_EXIT_STORE_NEWER).
  */
 int daemon_run(const struct daemon_opts *o);
 

@@ -26,10 +26,11 @@
 #include "core/signals.h"
 #include "daemon/daemon_priv.h"
 #include "daemon/pipeline.h"
+#include "sinks/sink_journal.h"
 #include "sinks/spool.h"
 #include "sinks/store.h"
 
-#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+#define JOURNAL_SOCKET SINK_JOURNAL_SOCKET
 
 /* --- the hook spool ------------------------------------------------------------------------ */
 
@@ -79,6 +80,7 @@ void daemon_write_textfile(struct daemon *d)
 		memcpy(tf->hook_drops, ss.dropped, sizeof(tf->hook_drops));
 	}
 	tf->degraded = d->degraded;
+	pipeline_store_upkeep(d->pipe);
 	tf->last_update_time = (double)clock_real_ns() / 1e9;
 	r = textfile_write(tf, d->cfg.textfile_path);
 	/* Rewritten every minute: a lasting problem is logged when it starts and when it ends. */
@@ -206,6 +208,36 @@ static void source_spool(struct daemon *d, struct json_object *o)
 	       ss.dropped[SPOOL_DROP_FULL], ss.dropped[SPOOL_DROP_ERROR], runner);
 }
 
+/* The store: its size, or why it is not written and what waits in memory. */
+static void source_store(struct daemon *d, struct json_object *o)
+{
+	struct store_health h;
+	char since[32] = "";
+
+	store_health(d->store, &h);
+	if (h.failing_since_ns) {
+		time_t t = h.failing_since_ns / NSEC_PER_SEC;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(since, sizeof(since), " since %Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	if (!h.online)
+		source(o, "store", false,
+		       "%s: %s: no store; events reach the journal, the textfile "
+		       "and the log",
+		       store_health_state(&h), h.why);
+	else if (h.err)
+		source(o, "store", false,
+		       "%s/%s %s%s (%s): %" PRIu64 " writes refused, %" PRIu64 " events waiting in "
+		       "memory, %" PRIu64 " dropped (counted)",
+		       d->cfg.state_dir, STORE_DB_NAME, store_health_state(&h), since, h.why,
+		       h.errors, h.pending, h.dropped);
+	else
+		source(o, "store", true, "%s/%s, %" PRId64 " bytes", d->cfg.state_dir,
+		       STORE_DB_NAME, store_size(d->store));
+}
+
 void daemon_record_sources(struct daemon *d)
 {
 	struct json_object *o = json_object_new_object();
@@ -254,8 +286,7 @@ void daemon_record_sources(struct daemon *d)
 		source(o, "journal", false, "no journald (%s)", JOURNAL_SOCKET);
 	else
 		source(o, "journal", true, "%s", JOURNAL_SOCKET);
-	source(o, "store", true, "%s/%s, %" PRId64 " bytes", d->cfg.state_dir, STORE_DB_NAME,
-	       store_size(d->store));
+	source_store(d, o);
 	daemon_set_status(d, "sources", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 }

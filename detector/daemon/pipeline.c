@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/classify.h"
+#include "analysis/storeevent.h"
 #include "analysis/watchevent.h"
 #include "capture/proctable.h"
 #include "core/clock.h"
@@ -25,6 +27,8 @@ struct pipeline {
 	uint64_t stored_digest; /* of the newest snapshot in the store */
 	struct textfile_state tf;
 	bool in_batch;
+	int journal_err; /* the last journal send's result: a change is logged once */
+	bool store_failing; /* writes failed: once they work again, the incidents are rewritten */
 };
 
 static void engine_opts_from(const struct config *c, struct engine_opts *eo)
@@ -111,14 +115,36 @@ static bool pages_people(const struct event *e)
 	return strcmp(pc, conf) || strcmp(ps, severity_name(e->sev));
 }
 
+/*
+ * The journal may not run (no socket: a container, a rescue boot): the other sinks still
+ * get every event, and the failure is logged when it starts and when it ends, not per event.
+ */
+static void journal_write(struct pipeline *p, const struct event *e)
+{
+	int r = sink_journal_send(e);
+
+	if (r && r != p->journal_err)
+		log_warn("failed to send events to the journal: %s (the store, the textfile and "
+			 "the hooks still get them; logged again only when this changes)",
+			 strerror(-r));
+	else if (!r && p->journal_err)
+		log_info("events reach the journal again");
+	else if (r)
+		log_debug("failed to send a %s event to the journal", event_kind_names[e->kind]);
+	p->journal_err = r;
+}
+
 static void sinks_write(struct pipeline *p, struct event *e)
 {
 	bool page = pages_people(e);
 
-	if (store_add_event(p->o.store, e, NULL))
-		log_warn("failed to store a %s event", event_kind_names[e->kind]);
-	if (page && p->o.cfg->journal && sink_journal_send(e))
-		log_debug("failed to send a %s event to the journal", event_kind_names[e->kind]);
+	/* A store that cannot write keeps the event in memory and says so once (store.h). */
+	if (store_add_event(p->o.store, e, NULL)) {
+		p->store_failing = true;
+		log_debug("failed to store a %s event", event_kind_names[e->kind]);
+	}
+	if (page && p->o.cfg->journal)
+		journal_write(p, e);
 	/* Spooled for cpudrift hooks run; a failed write is counted and logged by the spool. */
 	if (page && p->o.spool)
 		spool_add(p->o.spool, e);
@@ -363,6 +389,11 @@ static struct snapshot *load(struct pipeline *p, enum snap_select sel, const cha
 void pipeline_reload_baseline(struct pipeline *p)
 {
 	struct snapshot *b = load(p, SEL_BASELINE, NULL);
+	char buf[16];
+
+	/* A person accepted one (`cpudrift baseline accept`): no longer a stand-in. */
+	p->tf.baseline_provisional =
+		!store_get_status(p->o.store, STORE_PROVISIONAL_KEY, buf, sizeof(buf));
 
 	if (!b)
 		return;
@@ -426,15 +457,66 @@ static int restore_incidents(struct pipeline *p, const char *boot_id, struct evl
 	return store_query_incidents(p->o.store, &q, restore_one, &r);
 }
 
+/*
+ * The store was started anew from a corrupt database and its baseline could not be read:
+ * the snapshot @id stands in as a provisional baseline until a person accepts one.
+ */
+static void set_baseline(struct pipeline *p, int64_t id)
+{
+	const struct store_recovery *rc = store_recovery(p->o.store);
+	char why[600];
+	int ret;
+
+	if (!id)
+		return;
+	ret = store_set_baseline(p->o.store, id);
+	if (ret) {
+		log_warn("failed to store the baseline: %s; it is kept in memory", strerror(-ret));
+		return;
+	}
+	if (!rc->recovered)
+		return;
+	snprintf(why, sizeof(why),
+		 "the store was started anew (%.200s: %.200s) and its baseline could not be read",
+		 rc->moved_to, rc->why);
+	p->tf.baseline_provisional = true;
+	if (store_set_status(p->o.store, STORE_PROVISIONAL_KEY, why))
+		log_warn("failed to flag the provisional baseline");
+	log_warn("snapshot %lld is a provisional baseline: %s; drift is measured from it until "
+		 "a person accepts a baseline (cpudrift baseline accept)",
+		 (long long)id, why);
+}
+
+/* The store's start: store.recovered, when its database was corrupt and was moved aside. */
+static int store_started(struct pipeline *p, struct evlist *out)
+{
+	const struct store_recovery *rc = store_recovery(p->o.store);
+	struct store_recovered r;
+	struct event *e;
+	char db[PATH_MAX + 16];
+
+	if (!rc->recovered || !p->o.live)
+		return 0;
+	snprintf(db, sizeof(db), "%s/%s", p->o.cfg->state_dir, STORE_DB_NAME);
+	r = (struct store_recovered){ .db = db,
+				      .moved_to = rc->moved_to,
+				      .why = rc->why,
+				      .baseline_kept = rc->baseline_kept,
+				      .baseline_real_ns = rc->baseline_real_ns };
+	e = storeevent_recovered(&r);
+	return e ? evlist_push(out, e) : -ENOMEM;
+}
+
 int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbuf *err)
 {
 	struct tracker *t = engine_tracker(p->engine);
 	struct snapshot *prev = NULL, *first = NULL;
 	struct evlist out = { 0 };
+	struct snapmeta m;
 	int64_t id = 0;
 	int ret = 0;
 
-	if (restore_incidents(p, s->boot_id, &out) == -ENOMEM) {
+	if (store_started(p, &out) || restore_incidents(p, s->boot_id, &out) == -ENOMEM) {
 		evlist_free(&out);
 		snapshot__free(s);
 		errbuf_set(err, "failed to take back the open incidents: %s", strerror(ENOMEM));
@@ -448,6 +530,9 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 	}
 	ret = 0;
 	tracker_set_baseline(t, load(p, SEL_BASELINE, NULL));
+	/* A stand-in an earlier run flagged stays one until a person accepts a baseline. */
+	p->tf.baseline_provisional =
+		!store_get_status(p->o.store, STORE_PROVISIONAL_KEY, m.digest, sizeof(m.digest));
 	first = load(p, SEL_BOOT_FIRST, s->boot_id);
 	if (first) {
 		/* Restarted within this boot: continue from the last snapshot this boot stored. */
@@ -459,28 +544,30 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 		} else {
 			snapshot__free(prev);
 		}
+		/* A store started anew may hold this boot's first snapshot but no baseline. */
+		if (!tracker_baseline(t) &&
+		    !store_get_snapshot(p->o.store, SEL_LATEST, NULL, &m, NULL))
+			set_baseline(p, m.id);
 		return pipeline_snapshot(p, s) < 0 ? -ENOMEM : 0;
 	}
+	/* A store that cannot be written (full, read-only) keeps the snapshot in memory only. */
 	ret = store_save_snapshot(p->o.store, s, SNAP_BOOT_FIRST, &id);
 	if (ret) {
-		errbuf_set(err, "failed to store the first snapshot: %s", strerror(-ret));
-		snapshot__free(s);
-		return ret;
+		log_warn("failed to store the first snapshot: %s; it is kept in memory",
+			 strerror(-ret));
+		id = 0;
+		p->store_failing = true;
+	} else {
+		p->stored_digest = snapshot_digest(s);
 	}
-	p->stored_digest = snapshot_digest(s);
+	ret = 0;
 	prev = load(p, SEL_PREV_BOOT_FIRST, s->boot_id);
 	if (prev)
 		ret = engine_boot_drift(p->engine, prev, s, &out);
 	snapshot__free(prev);
-	if (!tracker_baseline(t)) {
-		ret = store_set_baseline(p->o.store, id);
-		if (ret) {
-			errbuf_set(err, "failed to set the baseline: %s", strerror(-ret));
-			evlist_free(&out);
-			snapshot__free(s);
-			return ret;
-		}
-	}
+	/* The first snapshot ever is the baseline (in memory too: the tracker takes it). */
+	if (!tracker_baseline(t))
+		set_baseline(p, id);
 	if (!ret)
 		ret = engine_snapshot(p->engine, s, &out);
 	else
@@ -489,6 +576,40 @@ int pipeline_first_snapshot(struct pipeline *p, struct snapshot *s, struct errbu
 	textfile_snapshot(p);
 	export_snapshot(p);
 	return ret < 0 ? ret : 0;
+}
+
+void pipeline_store_upkeep(struct pipeline *p)
+{
+	struct incidents *in = engine_incidents(p->engine);
+	const struct incident *const *v;
+	struct store_health h;
+
+	store_health(p->o.store, &h);
+	if (h.online && (h.err || h.pending)) {
+		p->store_failing = true;
+		store_retry(p->o.store, false);
+		store_health(p->o.store, &h);
+	}
+	snprintf(p->tf.store_state, sizeof(p->tf.store_state), "%s", store_health_state(&h));
+	p->tf.store_errors = h.errors;
+	if (!h.online || h.err || h.pending || !p->store_failing)
+		return;
+	/* Written again: what changed meanwhile and is not kept in memory is written now. */
+	p->store_failing = false;
+	for (int i = 0, n = incidents_list(in, &v); i < n; i++) {
+		struct json_object *j = incident_to_json(v[i], engine_incident_opts(p->engine));
+
+		if (!j || store_put_incident(p->o.store, j))
+			log_warn("failed to store incident %s", v[i]->id);
+		json_object_put(j);
+	}
+	{
+		const struct snapshot *cur = tracker_current(engine_tracker(p->engine));
+
+		if (cur && snapshot_digest(cur) != p->stored_digest &&
+		    !store_save_snapshot(p->o.store, cur, SNAP_PERIODIC, NULL))
+			p->stored_digest = snapshot_digest(cur);
+	}
 }
 
 /* --- the other inputs ------------------------------------------------------------------ */
@@ -578,8 +699,11 @@ void pipeline_batch_begin(struct pipeline *p)
 
 void pipeline_batch_end(struct pipeline *p)
 {
-	if (p->in_batch && store_commit(p->o.store))
-		log_warn("failed to commit a batch of events");
+	/* A failed batch waits in memory; the store says so once (store.h). */
+	if (p->in_batch && store_commit(p->o.store)) {
+		p->store_failing = true;
+		log_debug("failed to commit a batch of events");
+	}
 	p->in_batch = false;
 }
 

@@ -75,6 +75,13 @@ void pipeline_batch_end(struct pipeline *p);
 int pipeline_observe(struct pipeline *p, const struct observation *o);
 int pipeline_flush(struct pipeline *p, int64_t mono_ns);
 
+/**
+ * The store's health, every loop turn: writes what waits in memory when it can (at most
+ * every STORE_RETRY_NS), then what changed meanwhile (incidents, the last snapshot); and
+ * the textfile's store fields.
+ */
+void pipeline_store_upkeep(struct pipeline *p);
+
 /** Re-read the baseline from the store (after `cpudrift baseline accept`). */
 void pipeline_reload_baseline(struct pipeline *p);
 

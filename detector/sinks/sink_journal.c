@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
@@ -29,6 +30,7 @@ static const char *const message_ids[EV__COUNT] = {
 	[EV_MIGRATION_RESOLVED] = "a012f69451f74f3ebe52a54b387e2af6",
 	[EV_WATCHER_FORGED] = "b85ff70ac918400faa73b99d40a43742",
 	[EV_WATCHER_LOSS] = "9bcf84fc87fb42679268ebbba0b5f652",
+	[EV_STORE_RECOVERED] = "0daa5109c3d94ce8b7d8d964c1942721",
 };
 
 static const int priorities[] = {
@@ -108,5 +110,11 @@ int sink_journal_send(const struct event *e)
 	}
 	r = sd_journal_sendv(iov, (int)j.n);
 	journal_entry_free(&j);
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
+	/*
+	 * libsystemd (252) reports success when the socket is missing (ENOENT: "fail silently
+	 * if the journal is not available"); the event then went nowhere, and that is said.
+	 */
+	return access(SINK_JOURNAL_SOCKET, F_OK) ? -ENOENT : 0;
 }

@@ -12,6 +12,8 @@
 #include "core/event.h"
 
 #define JOURNAL_MAX_FIELDS 16
+/* journald's native socket, where sd_journal_sendv sends. */
+#define SINK_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 /** The 32-hex-digit MESSAGE_ID of @kind. */
 const char *journal_message_id(enum event_kind kind);
@@ -29,7 +31,10 @@ struct journal_entry {
 int journal_entry_build(const struct event *e, struct journal_entry *out);
 void journal_entry_free(struct journal_entry *j);
 
-/** Send @e to the journal.  0 or the negative errno of sd_journal_sendv. */
+/**
+ * Send @e to the journal.  0, the negative errno of sd_journal_sendv (-ECONNREFUSED: no
+ * journald behind the socket), or -ENOENT: there is no socket at all.
+ */
 int sink_journal_send(const struct event *e);
 
 #endif

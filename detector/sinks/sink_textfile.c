@@ -72,8 +72,8 @@ int textfile_render(const struct textfile_state *t, FILE *f)
 	gauge(f, "cpudrift_up", "1 while the cpudrift daemon runs, 0 once it stopped cleanly.",
 	      !t->stopped);
 	gauge(f, "cpudrift_degraded",
-	      "1 when the daemon runs without its BPF sources (no root, BTF or BPF): faults and "
-	      "VM stalls are not watched.",
+	      "1 when the daemon runs without its BPF sources (no root, BTF or BPF: faults and "
+	      "VM stalls are not watched) or without its evidence store (cpudrift_store_up).",
 	      t->degraded);
 	gauge(f, "cpudrift_start_time_seconds", "When the daemon started, seconds since the epoch.",
 	      t->start_time);
@@ -169,6 +169,21 @@ int textfile_render(const struct textfile_state *t, FILE *f)
 	     "Faults no site could hold, counted in a catch-all (class \"untracked\") and "
 	     "detailed only under a rate limit.");
 	fprintf(f, "cpudrift_watcher_untracked_faults_total %" PRIu64 "\n", t->watcher_untracked);
+	head(f, "cpudrift_store_up", "gauge",
+	     "1 while events are written to the evidence store; 0 when it is full, read-only, "
+	     "failing or absent (state says which; events then reach the other sinks only).");
+	fputs("cpudrift_store_up{", f);
+	label(f, "state", *t->store_state ? t->store_state : "ok", false);
+	fprintf(f, "} %d\n", !*t->store_state || !strcmp(t->store_state, "ok"));
+	head(f, "cpudrift_store_errors_total", "counter",
+	     "Writes the evidence store refused (a full disk, an I/O error): their events wait "
+	     "in memory, bounded, and are written when it can be again.");
+	fprintf(f, "cpudrift_store_errors_total %" PRIu64 "\n", t->store_errors);
+	gauge(f, "cpudrift_baseline_provisional",
+	      "1 while the baseline is provisional (the store was started anew and the old "
+	      "baseline could not be read): drift is measured from it only, until a person "
+	      "accepts one.",
+	      t->baseline_provisional);
 	return ferror(f) ? -EIO : 0;
 }
 

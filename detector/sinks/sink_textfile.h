@@ -56,6 +56,10 @@ struct textfile_state {
 	uint64_t bpf_lost_events;
 	uint64_t watcher_forged; /* watched signals that were not CPU faults */
 	uint64_t watcher_untracked; /* faults no site held (counted in a catch-all) */
+	/* the evidence store (store.h, store_health) */
+	char store_state[16]; /* "ok", "full", "read-only", "error", "offline"; "": ok */
+	uint64_t store_errors; /* writes it refused */
+	bool baseline_provisional; /* the baseline stands in until a person accepts one */
 };
 
 /** Add @n faults of (@class_, @feature), folding overflow into feature "other". */

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "formats/snapjson.h"
 #include "sinks/store.h"
@@ -68,37 +69,104 @@ const char *snap_kind_name(enum snap_kind k)
 	return (unsigned)k <= SNAP_OLD_BASELINE ? snap_kinds[k] : "unknown";
 }
 
+int store_errno(struct store *s)
+{
+	if (!s->db)
+		return s->werr ? s->werr : -EROFS;
+	switch (sqlite3_extended_errcode(s->db) & 0xff) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+	case SQLITE_CANTOPEN:
+		return -EACCES;
+	default:
+		return -EIO;
+	}
+}
+
+/*
+ * A daemon's store that keeps failing the same way (a full disk) says so once, when it
+ * starts (store_health.c); each failed statement is then only a debug line.
+ */
+static void fail_msg(struct store *s, int r, const char *verb, const char *msg)
+{
+	if (s->daemon && s->werr && r == s->werr)
+		log_debug("failed to %s in %s: %s", verb, s->path, msg);
+	else
+		log_err("failed to %s in %s: %s", verb, s->path, msg);
+}
+
 int store_fail(struct store *s, const char *verb)
 {
-	log_err("failed to %s in %s: %s", verb, s->path, sqlite3_errmsg(s->db));
-	return -EIO;
+	int r = store_errno(s);
+
+	fail_msg(s, r, verb, s->db ? sqlite3_errmsg(s->db) : "no database");
+	return r;
 }
 
 int store_exec(struct store *s, const char *sql, const char *verb)
 {
 	char *msg = NULL;
+	int r;
 
+	if (!s->db)
+		return s->werr ? s->werr : -EROFS;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	log_err("failed to %s in %s: %s", verb, s->path, msg ? msg : "?");
+	r = store_errno(s);
+	fail_msg(s, r, verb, msg ? msg : "?");
 	sqlite3_free(msg);
-	return -EIO;
+	return r;
 }
 
+/* Undo whatever is open: SQLite may have rolled a transaction back by itself (SQLITE_FULL). */
+static void rollback_all(struct store *s)
+{
+	if (s->db && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * Inside the caller's transaction each write is a savepoint: a write that fails leaves no
+ * half of itself (an event without its counter) in the batch.
+ */
 int store_tx_begin(struct store *s)
 {
-	return s->in_tx ? 0 : store_exec(s, "BEGIN IMMEDIATE", "begin a transaction");
+	if (s->in_tx)
+		return s->tx_err ? s->tx_err : store_exec(s, "SAVEPOINT w", "begin a write");
+	return store_exec(s, "BEGIN IMMEDIATE", "begin a transaction");
 }
 
 int store_tx_end(struct store *s, int r)
 {
-	if (s->in_tx)
-		return r;
-	if (r) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (s->in_tx) {
+		if (s->tx_err)
+			return r ? r : s->tx_err;
+		if (r) {
+			sqlite3_exec(s->db, "ROLLBACK TO w", NULL, NULL, NULL);
+			s->tx_err = r;
+		}
+		if (s->db && !sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "RELEASE w", NULL, NULL, NULL);
 		return r;
 	}
-	return store_exec(s, "COMMIT", "commit");
+	if (!r)
+		r = store_exec(s, "COMMIT", "commit");
+	if (r)
+		rollback_all(s);
+	store_note_write(s, r);
+	return r;
 }
 
 int store_begin(struct store *s)
@@ -106,19 +174,34 @@ int store_begin(struct store *s)
 	int r = store_exec(s, "BEGIN IMMEDIATE", "begin a transaction");
 
 	s->in_tx = !r;
+	s->tx_err = 0;
+	if (r)
+		store_note_write(s, r);
 	return r;
 }
 
+/* A batch with a failed write is rolled back whole: what it held waits in memory. */
 int store_commit(struct store *s)
 {
+	int r = s->tx_err;
+
 	s->in_tx = false;
-	return store_exec(s, "COMMIT", "commit");
+	if (!r && s->db && !sqlite3_get_autocommit(s->db))
+		r = store_exec(s, "COMMIT", "commit");
+	if (r)
+		rollback_all(s);
+	s->tx_err = 0;
+	store_batch_done(s, r);
+	store_note_write(s, r);
+	return r;
 }
 
 sqlite3_stmt *store_prep(struct store *s, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 
+	if (!s->db)
+		return NULL;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		store_fail(s, "prepare a statement");
 		return NULL;
@@ -245,13 +328,33 @@ static void share_files(const char *state_dir)
 	close(dfd);
 }
 
+/*
+ * The lock file: an flock for the life of the daemon, its pid, and the store's health
+ * (store_health.c), always HEALTH bytes rewritten in place, so that a full disk cannot
+ * refuse the update.  On a read-only state dir an existing lock file is still locked (it
+ * keeps a second daemon away and tells `status` this one runs).
+ */
 static int take_lock(struct store *s, const char *dir, struct errbuf *err)
 {
-	char path[PATH_MAX], buf[16];
-	int fd, n;
+	char path[PATH_MAX];
+	int fd;
+	bool ro = false;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_NAME);
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0 && (errno == EROFS || errno == EACCES)) {
+		int e = errno;
+
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			errno = e;
+		ro = fd >= 0;
+	}
+	if (fd < 0 && (errno == EROFS || errno == EACCES)) {
+		errbuf_set(err, "the state dir %s cannot be written (%s: %s)", dir, path,
+			   strerror(errno));
+		return -errno;
+	}
 	if (fd < 0) {
 		errbuf_set(err, "failed to open %s: %s", path, strerror(errno));
 		return -errno;
@@ -271,10 +374,16 @@ static int take_lock(struct store *s, const char *dir, struct errbuf *err)
 			errbuf_set(err, "another cpudrift is running on state dir %s", dir);
 		return -EBUSY;
 	}
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) || pwrite(fd, buf, n, 0) != n)
-		log_warn("failed to write the pid to %s: %s", path, strerror(errno));
 	s->lock_fd = fd;
+	if (ro) {
+		/* Locked, but nothing can be written there: the caller finds out next. */
+		s->lock_fd = -1;
+		s->ro_lock_fd = fd;
+		return 0;
+	}
+	if (ftruncate(fd, 0))
+		log_warn("failed to empty %s: %s", path, strerror(errno));
+	store_publish(s);
 	return 0;
 }
 
@@ -296,34 +405,19 @@ int store_lock_held(const char *state_dir, int *pid)
 	return r;
 }
 
-int store__new(struct store **out, const char *state_dir, unsigned flags, struct errbuf *err)
+/* The daemon may write the state dir: -EROFS or -EACCES with @err set when it may not. */
+static int writable(const char *state_dir, struct errbuf *err)
 {
-	struct store *s = calloc(1, sizeof(*s));
-	int r, oflags;
+	if (!faccessat(AT_FDCWD, state_dir, W_OK, AT_EACCESS))
+		return 0;
+	errbuf_set(err, "the state dir %s cannot be written: %s", state_dir, strerror(errno));
+	return errno == EROFS ? -EROFS : -EACCES;
+}
 
-	*out = NULL;
-	if (!s)
-		return -ENOMEM;
-	s->lock_fd = -1;
-	s->readonly = flags & STORE_READONLY;
-	snprintf(s->path, sizeof(s->path), "%s/%s", state_dir, STORE_DB_NAME);
-	if (!s->readonly && mkdir(state_dir, 0750) && errno != EEXIST) {
-		r = -errno;
-		errbuf_set(err, "failed to create state dir %s: %s", state_dir, strerror(errno));
-		goto fail;
-	}
-	if (flags & STORE_LOCK) {
-		r = take_lock(s, state_dir, err);
-		if (r)
-			goto fail;
-	}
-	if (s->readonly && access(s->path, F_OK)) {
-		r = -errno;
-		errbuf_set(err,
-			   "no evidence store at %s: %s (has the daemon run with this state dir?)",
-			   s->path, strerror(errno));
-		goto fail;
-	}
+static int open_db(struct store *s, const char *state_dir, struct errbuf *err)
+{
+	int oflags;
+
 	/*
 	 * SQLite gives -wal and -shm the database's mode (and, as root, its owner and group).
 	 * Created here only when missing (O_EXCL): an existing one may be open in this process
@@ -340,8 +434,7 @@ int store__new(struct store **out, const char *state_dir, unsigned flags, struct
 	if (sqlite3_open_v2(s->path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		errbuf_set(err, "failed to open %s: %s", s->path,
 			   s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		r = -EIO;
-		goto fail;
+		return s->db ? store_errno(s) : -ENOMEM;
 	}
 	/* The CLI reads while the daemon writes: wait for its short transactions. */
 	sqlite3_busy_timeout(s->db, 5000);
@@ -352,8 +445,7 @@ int store__new(struct store **out, const char *state_dir, unsigned flags, struct
 	if (!s->readonly && (store_exec(s, "PRAGMA journal_mode = WAL", "enable WAL") ||
 			     store_exec(s, "PRAGMA synchronous = NORMAL", "set synchronous"))) {
 		errbuf_set(err, "failed to set up %s: %s", s->path, sqlite3_errmsg(s->db));
-		r = -EIO;
-		goto fail;
+		return store_errno(s);
 	}
 	if (!s->readonly) {
 		int one = 1;
@@ -369,9 +461,65 @@ int store__new(struct store **out, const char *state_dir, unsigned flags, struct
 		store_query_i64(s, "SELECT count(*) FROM sqlite_master");
 		share_files(state_dir);
 	}
-	r = migrate(s, err);
+	return migrate(s, err);
+}
+
+int store__new(struct store **out, const char *state_dir, unsigned flags, struct errbuf *err)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	char why[256] = "";
+	int r;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->lock_fd = s->ro_lock_fd = -1;
+	s->readonly = flags & STORE_READONLY;
+	s->daemon = flags & STORE_LOCK;
+	snprintf(s->dir, sizeof(s->dir), "%s", state_dir);
+	snprintf(s->path, sizeof(s->path), "%s/%s", state_dir, STORE_DB_NAME);
+	if (!s->readonly && mkdir(state_dir, 0750) && errno != EEXIST) {
+		r = -errno;
+		errbuf_set(err, "failed to create state dir %s: %s", state_dir, strerror(errno));
+		goto fail;
+	}
+	if (flags & STORE_LOCK) {
+		r = take_lock(s, state_dir, err);
+		if (!r)
+			r = writable(state_dir, err);
+		if (r)
+			goto fail;
+	}
+	if (s->readonly && access(s->path, F_OK)) {
+		r = -errno;
+		errbuf_set(err,
+			   "no evidence store at %s: %s (has the daemon run with this state dir?)",
+			   s->path, strerror(errno));
+		goto fail;
+	}
+	/* The daemon looks before it writes: a newer database is refused as it is. */
+	if (s->daemon) {
+		r = store_precheck(s, err, why, sizeof(why));
+		if (r == -EBADMSG)
+			r = store_move_aside(s, why, err);
+		if (r)
+			goto fail;
+	}
+	r = open_db(s, state_dir, err);
+	if (r == -EBADMSG && s->daemon && !s->recovery.recovered) {
+		/* Corrupt in a way the look before did not see. */
+		snprintf(why, sizeof(why), "%.250s", err->msg);
+		sqlite3_close_v2(s->db);
+		s->db = NULL;
+		r = store_move_aside(s, why, err);
+		if (!r)
+			r = open_db(s, state_dir, err);
+	}
 	if (r)
 		goto fail;
+	if (s->recovery.recovered)
+		store_recover_baseline(s);
+	store_publish(s);
 	*out = s;
 	return 0;
 fail:
@@ -379,14 +527,58 @@ fail:
 	return r;
 }
 
+int store__new_offline(struct store **out, const char *state_dir, int err, const char *why)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->lock_fd = s->ro_lock_fd = -1;
+	s->daemon = true;
+	s->werr = err < 0 ? err : -EROFS;
+	s->failing_since_ns = clock_real_ns();
+	snprintf(s->why, sizeof(s->why), "%s", why);
+	snprintf(s->dir, sizeof(s->dir), "%s", state_dir);
+	snprintf(s->path, sizeof(s->path), "%s/%s", state_dir, STORE_DB_NAME);
+	/* Still keep a second daemon away when the lock file exists. */
+	{
+		struct errbuf e;
+
+		if (take_lock(s, state_dir, &e) == -EBUSY) {
+			log_err("%s", e.msg);
+			free(s);
+			return -EBUSY;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+const struct store_recovery *store_recovery(struct store *s)
+{
+	return &s->recovery;
+}
+
 void store__free(struct store *s)
 {
 	if (!s)
 		return;
+	/*
+	 * The daemon's last act on the file: everything into the database, the WAL emptied (it
+	 * stays, empty, for readers that may not create it).  A stopped daemon's database file
+	 * then holds the whole store by itself.
+	 */
+	if (s->db && s->daemon && !s->readonly &&
+	    sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK)
+		log_debug("failed to checkpoint %s: %s", s->path, sqlite3_errmsg(s->db));
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	if (s->ro_lock_fd >= 0)
+		close(s->ro_lock_fd);
+	store_pending_free(s);
 	free(s);
 }
 
@@ -445,6 +637,8 @@ int store_get_snapshot(struct store *s, enum snap_select sel, const char *boot_i
 	sqlite3_stmt *st;
 	int rc, r = 0;
 
+	if (!s->db)
+		return -ENOENT; /* an offline store holds nothing */
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, kind, realtime_ns, boot_id, level, nfeatures, vendor, brand, digest,"
 		 " json FROM snapshots WHERE %s LIMIT 1",
@@ -560,6 +754,10 @@ int store_set_baseline(struct store *s, int64_t id)
 		if (st)
 			sqlite3_bind_int64(st, 1, id);
 		r = store_run(s, st, "set the baseline");
+	}
+	if (!r) {
+		st = store_prep(s, "DELETE FROM status WHERE key = '" STORE_PROVISIONAL_KEY "'");
+		r = store_run(s, st, "clear the provisional baseline");
 	}
 	return store_tx_end(s, r);
 }

@@ -13,7 +13,9 @@
 #ifndef CPUDRIFT_STORE_H
 #define CPUDRIFT_STORE_H
 
+#include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/event.h"
@@ -29,17 +31,78 @@ struct store;
 #define STORE_SCHEMA_VERSION 3
 
 enum store_flags {
-	STORE_LOCK = 1 << 0, /* the daemon: take the state-dir lock, refuse if held */
+	/*
+	 * The daemon: take the state-dir lock (refuse if held); check an existing database
+	 * first (a newer schema is refused untouched, a corrupt one is moved aside and a new
+	 * store started); keep what a failed write held in memory (store_retry).
+	 */
+	STORE_LOCK = 1 << 0,
 	STORE_READONLY = 1 << 1, /* the CLI: never create or write */
 };
 
 /**
  * Open (and create, migrate) the store in @state_dir.  0, or a negative errno with @err
  * set: -EBUSY "another cpudrift (pid N) is running on state dir D", -ENOENT (read-only
- * and no database yet), -EPROTO (database newer than this build), -EIO (SQLite error).
+ * and no database yet), -EPROTO (database newer than this build; left untouched), -EROFS
+ * or -EACCES (the state dir may not be written), -ENOSPC, -EIO (SQLite error).
  */
 int store__new(struct store **out, const char *state_dir, unsigned flags, struct errbuf *err);
+/**
+ * A store with no database, for a daemon that cannot open one (a read-only state dir):
+ * every read finds nothing, every write fails with @err.  @why says why, for the status.
+ */
+int store__new_offline(struct store **out, const char *state_dir, int err, const char *why);
 void store__free(struct store *s);
+
+/* What the daemon's open did with a corrupt database (STORE_LOCK). */
+struct store_recovery {
+	bool recovered; /* a corrupt database was moved aside and a new one started */
+	char moved_to[PATH_MAX]; /* cpudrift.db.corrupt-YYYYMMDDTHHMMSSZ in the state dir */
+	char why[256]; /* what was wrong with it */
+	bool baseline_kept; /* the old baseline was read back into the new store */
+	int64_t baseline_real_ns; /* when that baseline was taken */
+};
+
+const struct store_recovery *store_recovery(struct store *s);
+
+/* --- health: writes that fail (a full disk) ----------------------------------------------- */
+
+/*
+ * The daemon's store keeps what a failed write held, in memory and bounded: events (at most
+ * STORE_PENDING_EVENTS or STORE_PENDING_BYTES of JSON; past that an event is dropped but
+ * still counted in the event counters) and fault counts (exact), in order.  store_retry
+ * writes them when the disk has room again.  Snapshots, probe runs, timing samples and
+ * status keys that fail are not kept: the daemon writes them again.
+ */
+#define STORE_PENDING_EVENTS 1000
+#define STORE_PENDING_BYTES (2 << 20)
+/* store_retry tries at most this often while writes fail. */
+#define STORE_RETRY_NS (2 * 1000000000ll)
+
+struct store_health {
+	bool online; /* a database is open (false: store__new_offline) */
+	int err; /* 0 while writes work; else why the last one failed (-ENOSPC: full) */
+	char why[200]; /* SQLite's words for it */
+	uint64_t errors; /* writes refused since open (each failed transaction, each write made
+			    while failing) */
+	int64_t failing_since_ns; /* realtime; 0 while writes work */
+	uint64_t pending; /* events waiting in memory */
+	uint64_t dropped; /* events the memory had no room for (counted, not kept) */
+};
+
+/** The short name of a health: "ok", "full", "read-only", "error" or "offline". */
+const char *store_health_state(const struct store_health *h);
+void store_health(struct store *s, struct store_health *h);
+/**
+ * Write what waits in memory, at most every STORE_RETRY_NS (@force: now).  0 when nothing
+ * waits any more, else a negative errno (it is still kept).
+ */
+int store_retry(struct store *s, bool force);
+/**
+ * The health the running daemon of @state_dir last wrote in its lock file: 0, -ENOENT
+ * (no daemon wrote one), -errno.
+ */
+int store_health_read(const char *state_dir, struct store_health *h);
 
 /**
  * 1 when a daemon holds the lock of @state_dir (its pid in *pid when known), 0 when not,
@@ -100,8 +163,18 @@ int store_save_snapshot(struct store *s, const struct snapshot *snap, enum snap_
 int store_load_snapshot(struct store *s, enum snap_select sel, const char *boot_id,
 			struct snapmeta *m, struct snapshot **out, struct errbuf *err);
 
-/** Make snapshot @id the baseline; the previous baseline is kept as an old baseline. */
+/**
+ * Make snapshot @id the baseline; the previous baseline is kept as an old baseline.  A
+ * baseline set this way is no longer provisional (status key STORE_PROVISIONAL_KEY goes).
+ */
 int store_set_baseline(struct store *s, int64_t id);
+
+/*
+ * Status key of a provisional baseline: the store was started anew (a corrupt database)
+ * and the old baseline could not be read, so the first snapshot stands in until a person
+ * accepts a baseline (`cpudrift baseline accept`).  Its value says why.
+ */
+#define STORE_PROVISIONAL_KEY "baseline_provisional"
 
 /* --- probe runs, timing samples --------------------------------------------------------- */
 
@@ -205,6 +278,8 @@ int store_query_incidents(struct store *s, const struct incident_query *q,
 int store_set_status(struct store *s, const char *key, const char *value);
 /** 0 and the value in @buf, or -ENOENT. */
 int store_get_status(struct store *s, const char *key, char *buf, size_t size);
+/** 0, or -ENOENT when there was no such key. */
+int store_del_status(struct store *s, const char *key);
 
 /* --- retention, integrity --------------------------------------------------------------- */
 

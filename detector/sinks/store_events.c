@@ -10,17 +10,11 @@
 #include "sinks/store.h"
 #include "sinks/store_priv.h"
 
-int store_add_event(struct store *s, const struct event *e, int64_t *id)
+int store_insert_event(struct store *s, const struct event *e, const char *json)
 {
-	struct json_object *o = event_to_json(e);
 	sqlite3_stmt *st;
 	int r;
 
-	if (!o)
-		return -ENOMEM;
-	r = store_tx_begin(s);
-	if (r)
-		goto out;
 	st = store_prep(s, "INSERT INTO events (realtime_ns, monotonic_ns, boot_id, kind, severity,"
 			   " subject, pid, summary, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (st) {
@@ -32,22 +26,47 @@ int store_add_event(struct store *s, const struct event *e, int64_t *id)
 		sqlite3_bind_text(st, 6, e->subject, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 7, e->pid);
 		sqlite3_bind_text(st, 8, e->summary, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 9, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-				  -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 9, json, -1, SQLITE_STATIC);
 	}
 	r = store_run(s, st, "store an event");
+	if (r)
+		return r;
+	st = store_prep(s, "INSERT INTO event_counters VALUES (?, ?, 1)"
+			   " ON CONFLICT (kind, severity) DO UPDATE SET count = count + 1");
+	if (st) {
+		sqlite3_bind_text(st, 1, event_kind_names[e->kind], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, severity_name(e->sev), -1, SQLITE_STATIC);
+	}
+	return store_run(s, st, "count an event");
+}
+
+/*
+ * The daemon's store keeps an event it could not write (store_health.c), and one that
+ * comes while others wait, so that they are written in order.
+ */
+int store_add_event(struct store *s, const struct event *e, int64_t *id)
+{
+	struct json_object *o = event_to_json(e);
+	const char *json;
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (store_waiting(s)) {
+		s->errors++;
+		store_keep_event(s, e, json, false);
+		r = s->werr ? s->werr : -EAGAIN;
+		goto out;
+	}
+	r = store_tx_begin(s);
+	if (!r)
+		r = store_insert_event(s, e, json);
 	if (!r && id)
 		*id = sqlite3_last_insert_rowid(s->db);
-	if (!r) {
-		st = store_prep(s, "INSERT INTO event_counters VALUES (?, ?, 1)"
-				   " ON CONFLICT (kind, severity) DO UPDATE SET count = count + 1");
-		if (st) {
-			sqlite3_bind_text(st, 1, event_kind_names[e->kind], -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, severity_name(e->sev), -1, SQLITE_STATIC);
-		}
-		r = store_run(s, st, "count an event");
-	}
 	r = store_tx_end(s, r);
+	if (s->in_tx || r)
+		store_keep_event(s, e, json, s->in_tx);
 out:
 	json_object_put(o);
 	return r;
@@ -100,22 +119,36 @@ int store_query_events(struct store *s, const struct event_query *q,
 	return r;
 }
 
-int store_count_fault(struct store *s, const char *class_, const char *feature, int64_t n)
+int store_insert_fault(struct store *s, const char *class_, const char *feature, int64_t n)
 {
-	sqlite3_stmt *st;
-	int r = store_tx_begin(s);
-
-	if (r)
-		return r;
-	st = store_prep(
+	sqlite3_stmt *st = store_prep(
 		s, "INSERT INTO fault_counters VALUES (?, ?, ?)"
 		   " ON CONFLICT (class, feature) DO UPDATE SET count = count + excluded.count");
+
 	if (st) {
 		sqlite3_bind_text(st, 1, class_, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, feature ? feature : "", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, n);
 	}
-	return store_tx_end(s, store_run(s, st, "count a fault"));
+	return store_run(s, st, "count a fault");
+}
+
+int store_count_fault(struct store *s, const char *class_, const char *feature, int64_t n)
+{
+	int r;
+
+	if (store_waiting(s)) {
+		s->errors++;
+		store_keep_fault(s, class_, feature, n, false);
+		return s->werr ? s->werr : -EAGAIN;
+	}
+	r = store_tx_begin(s);
+	if (!r)
+		r = store_insert_fault(s, class_, feature, n);
+	r = store_tx_end(s, r);
+	if (s->in_tx || r)
+		store_keep_fault(s, class_, feature, n, s->in_tx);
+	return r;
 }
 
 int store_fault_counters(struct store *s,
@@ -175,13 +208,29 @@ int store_set_status(struct store *s, const char *key, const char *value)
 	return store_tx_end(s, store_run(s, st, "store the status"));
 }
 
+int store_del_status(struct store *s, const char *key)
+{
+	sqlite3_stmt *st;
+	int r = store_tx_begin(s);
+
+	if (r)
+		return r;
+	st = store_prep(s, "DELETE FROM status WHERE key = ?");
+	if (st)
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	r = store_run(s, st, "delete a status key");
+	if (!r && !sqlite3_changes(s->db))
+		r = -ENOENT;
+	return store_tx_end(s, r == -ENOENT ? 0 : r) ?: r;
+}
+
 int store_get_status(struct store *s, const char *key, char *buf, size_t size)
 {
 	sqlite3_stmt *st = store_prep(s, "SELECT value FROM status WHERE key = ?");
 	int rc, r = -ENOENT;
 
 	if (!st)
-		return -EIO;
+		return s->db ? -EIO : -ENOENT;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
