@@ -409,10 +409,15 @@ static void tick(struct daemon *d)
 		.days = (int64_t)d->cfg.retention_days,
 		.bytes = (int64_t)d->cfg.retention_bytes,
 	};
+	int n;
 
 	capture_cycle(d, "interval");
-	if (store_retain(d->store, &lim, clock_real_ns()))
-		log_debug("failed to apply retention");
+	/* A store that fails says so itself (once, and in status): not again each interval. */
+	n = store_retain(d->store, &lim, clock_real_ns());
+	if (n < 0)
+		log_debug("failed to apply retention: %s", strerror(-n));
+	else if (n)
+		log_debug("retention deleted %d rows", n);
 	daemon_write_textfile(d);
 }
 
