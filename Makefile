@@ -95,10 +95,10 @@ TEST_SRCS := $(wildcard tests/unit/*.c)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 
-# libFuzzer targets, one file each: tests/fuzz/fuzz_<name>.c (README, "Fuzzing").  The
-# evidence bundle reader (branch report) gets its target here once it exists: bundle.
+# libFuzzer targets, one file each: tests/fuzz/fuzz_<name>.c (README, "Fuzzing").
 FUZZ_TARGETS := dump_detect dump_libcpuid dump_aida64 dump_cpuid_r dump_json snapjson config \
-	recording replay explain attrib isafallback proc_stat proc_maps proc_cgroup proc_environ
+	recording replay explain attrib isafallback proc_stat proc_maps proc_cgroup proc_environ \
+	bundle
 FUZZ_SRCS := $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS))
 
 LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out detector/cli/main.c,$(DETECTOR_SRCS)) $(PROBE_SRCS))

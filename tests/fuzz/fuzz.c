@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* What the fuzz targets share: the registry for the replaying suite, and the checks. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,17 @@ char *fuzz_cstr(const uint8_t *data, size_t size)
 	return s;
 }
 
+static void fill(int fd, const uint8_t *data, size_t size)
+{
+	FUZZ_CHECK(!ftruncate(fd, 0), "ftruncate: %s", strerror(errno));
+	for (size_t off = 0; off < size;) {
+		ssize_t n = pwrite(fd, data + off, size - off, (off_t)off);
+
+		FUZZ_CHECK(n > 0, "pwrite: %s", strerror(errno));
+		off += (size_t)n;
+	}
+}
+
 const char *fuzz_file(const uint8_t *data, size_t size)
 {
 	static char path[64];
@@ -70,14 +83,32 @@ const char *fuzz_file(const uint8_t *data, size_t size)
 		FUZZ_CHECK(fd >= 0, "memfd_create: %s", strerror(errno));
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	}
-	FUZZ_CHECK(!ftruncate(fd, 0), "ftruncate: %s", strerror(errno));
-	for (size_t off = 0; off < size;) {
-		ssize_t n = pwrite(fd, data + off, size - off, (off_t)off);
-
-		FUZZ_CHECK(n > 0, "pwrite: %s", strerror(errno));
-		off += (size_t)n;
-	}
+	fill(fd, data, size);
 	return path;
+}
+
+static char plain_path[PATH_MAX];
+
+static void remove_plain(void)
+{
+	unlink(plain_path);
+}
+
+const char *fuzz_plain_file(const uint8_t *data, size_t size)
+{
+	static int fd = -1;
+
+	if (fd < 0) {
+		const char *tmp = getenv("TMPDIR");
+
+		snprintf(plain_path, sizeof(plain_path), "%s/cpudrift-fuzz-XXXXXX",
+			 tmp && *tmp ? tmp : "/tmp");
+		fd = mkostemp(plain_path, O_CLOEXEC);
+		FUZZ_CHECK(fd >= 0, "mkostemp %s: %s", plain_path, strerror(errno));
+		atexit(remove_plain);
+	}
+	fill(fd, data, size);
+	return plain_path;
 }
 
 FILE *fuzz_devnull(void)

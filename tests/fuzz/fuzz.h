@@ -76,6 +76,12 @@ char *fuzz_cstr(const uint8_t *data, size_t size);
  */
 const char *fuzz_file(const uint8_t *data, size_t size);
 
+/**
+ * The same as a regular file of its own under $TMPDIR (else /tmp), for readers that refuse
+ * links (O_NOFOLLOW) or anything but a regular file.  Removed at exit.
+ */
+const char *fuzz_plain_file(const uint8_t *data, size_t size);
+
 /** An empty sink for printers (/dev/null). */
 FILE *fuzz_devnull(void);
 

@@ -146,6 +146,33 @@ make_seeds() {
 	printf 'PATH=/usr/bin\000GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2_Usable,-AVX_Fast_Unaligned_Load\000HOME=/\000' |
 		put proc_environ masked
 	printf 'LANG=C\000GLIBC_TUNABLES=glibc.malloc.check=3\000' | put proc_environ unmasked
+
+	# Evidence bundles: a real one (the daemon replaying a fixture recording, then
+	# `evidence`), as it is and as the plain tar inside, and a small hand-made tar whose
+	# manifest holds the members' hashes.
+	if [ -d "$seeds/bundle" ]; then
+		"$prog" run --replay "$fixtures/recordings/feature_drift.jsonl" \
+			--state-dir "$tmp/state" > /dev/null 2>&1 &&
+			"$prog" evidence --state-dir "$tmp/state" -o "$tmp/b.tar.gz" > /dev/null 2>&1 && {
+			put bundle real-gz < "$tmp/b.tar.gz"
+			gzip -dc "$tmp/b.tar.gz" | put bundle real-tar
+		}
+		mkdir -p "$tmp/small/snapshots"
+		printf '{"kind":"fault.sigill"}\n' > "$tmp/small/events.jsonl"
+		printf '{"vcpus":[]}\n' > "$tmp/small/snapshots/after.json"
+		(
+			cd "$tmp/small"
+			printf '{"members":{'
+			sep=
+			for m in events.jsonl snapshots/after.json; do
+				printf '%s"%s":{"sha256":"%s"}' "$sep" "$m" "$(sha256sum "$m" | cut -c1-64)"
+				sep=,
+			done
+			printf '}}\n'
+		) > "$tmp/small/manifest.json"
+		tar -C "$tmp/small" --format=ustar -cf - events.jsonl snapshots/after.json \
+			manifest.json | put bundle small-tar
+	fi
 	rm -rf "$tmp"
 }
 
@@ -166,6 +193,7 @@ run_one() {
 	proc_*) extra=-max_len=16384 ;;
 	dump_libcpuid | dump_aida64 | dump_cpuid_r | dump_detect) extra=-max_len=$DUMP_MAX ;;
 	dump_json | snapjson | recording | replay) extra=-max_len=$JSON_MAX ;;
+	bundle) extra=-max_len=65536 ;;
 	esac
 	touch "$art/.start"
 	set +e
