@@ -58,7 +58,7 @@ struct proctable {
 
 	/* the pass */
 	struct procscan_iter it;
-	bool active, done_once;
+	bool active, done_once, follow_up;
 	uint32_t gen;
 	int64_t next_pass_mono, last_step_mono, pass_start_mono, pass_start_boot;
 	int64_t pass_cpu, pass_reads_cpu; /* CPU time of the pass, and of its expensive reads */
@@ -382,6 +382,7 @@ static void visit(struct proctable *t, int pid, int64_t now)
 static void finish_pass(struct proctable *t, int64_t now)
 {
 	int64_t period;
+	double want;
 
 	/* Whatever the listing did not show again has exited. */
 	for (size_t i = 0; i < t->cap;) {
@@ -404,11 +405,19 @@ static void finish_pass(struct proctable *t, int64_t now)
 	 * The period sets what re-reading the stat lines costs; the expensive reads are paid
 	 * once per new process, whatever the period, so they do not lengthen it.
 	 */
-	period = (int64_t)((double)(t->pass_cpu - t->pass_reads_cpu) / t->o.cpu_share);
-	if (period < t->o.period_min_ns)
+	want = (double)(t->pass_cpu - t->pass_reads_cpu) / t->o.cpu_share;
+	period = want < (double)t->o.period_min_ns ? t->o.period_min_ns :
+		 want > (double)t->o.period_max_ns ? t->o.period_max_ns :
+						     (int64_t)want;
+	/*
+	 * A pass that found more than a quarter of the table new met a burst of starts (a
+	 * service spawning its workers, a fork storm), which may have gone on after the pass
+	 * listed /proc: one more pass soon takes in the rest.  Once: a machine that keeps
+	 * churning is followed at the usual period.
+	 */
+	t->follow_up = !t->follow_up && t->new_now > t->n / 4 && t->new_now >= 64;
+	if (t->follow_up)
 		period = t->o.period_min_ns;
-	if (period > t->o.period_max_ns)
-		period = t->o.period_max_ns;
 	t->st.next_period_ns = period;
 	t->next_pass_mono = now + period;
 	log_debug("process table: %zu processes (%zu new, %zu not kept), pass of %.1f ms CPU "

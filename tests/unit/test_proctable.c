@@ -401,6 +401,57 @@ Test(proctable, passes_repeat_at_their_period_and_steps_stay_in_budget, .init = 
 	proctable__free(t);
 }
 
+/* Run one whole pass, as if its time had come; the stats after it. */
+static void whole_pass(struct proctable *t, struct proctable_stats *st)
+{
+	int64_t now = proctable_due(t);
+
+	while (!proctable_step(t, now))
+		now = proctable_due(t);
+	proctable_get_stats(t, st);
+}
+
+Test(proctable, a_burst_of_starts_is_followed_up_once, .init = mkroot, .fini = rmroot)
+{
+	struct proctable *t;
+	struct proctable_stats st;
+
+	for (int pid = 100; pid < 400; pid++)
+		proc(pid, "p", 'S', 0x400100, 1, NULL, "A=1");
+	/* a share so small that the usual period is the longest one */
+	cr_assert_eq(proctable__new(&(struct proctable_opts){ .root = root,
+							      .self_pid = -1,
+							      .cpu_share = 1e-12,
+							      .period_min_ns = 1 * S,
+							      .period_max_ns = 600 * S },
+				    &t),
+		     0);
+	whole_pass(t, &st);
+	cr_expect_eq(st.entries, 300);
+	cr_expect_eq(st.next_period_ns, 1 * S, "300 new of 300: the next pass comes soon");
+	whole_pass(t, &st);
+	cr_expect_eq(st.next_period_ns, 600 * S, "nothing new: the usual period");
+	/* 200 more: 40% of the table is new */
+	for (int pid = 400; pid < 600; pid++)
+		proc(pid, "q", 'S', 0x400100, 1, NULL, "A=1");
+	whole_pass(t, &st);
+	cr_expect_eq(st.entries, 500);
+	cr_expect_eq(st.next_period_ns, 1 * S, "a burst again: followed up");
+	/* the follow-up finds a burst too (a machine that keeps churning): no second one */
+	for (int pid = 600; pid < 800; pid++)
+		proc(pid, "r", 'S', 0x400100, 1, NULL, "A=1");
+	whole_pass(t, &st);
+	cr_expect_eq(st.next_period_ns, 600 * S,
+		     "followed up twice in a row (pass %llu, %zu entries)",
+		     (unsigned long long)st.passes, st.entries);
+	/* 10 new of 710: no burst */
+	for (int pid = 800; pid < 810; pid++)
+		proc(pid, "s", 'S', 0x400100, 1, NULL, "A=1");
+	whole_pass(t, &st);
+	cr_expect_eq(st.next_period_ns, 600 * S);
+	proctable__free(t);
+}
+
 /* --- live --------------------------------------------------------------------------------- */
 
 Test(proctable, started_before_the_change_is_listed_after_is_not, .fini = stop_kids)
