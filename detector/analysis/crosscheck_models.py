@@ -31,7 +31,11 @@ Each difference is given the first reason that the evidence supports:
   UNEXPLAINED   none of these.
 The kvm-default and machine-type reasons are checked by asking QEMU (query-cpu-model-
 expansion of the libvirt name under KVM, and under every pc-i440fx machine type); without
-qemu-system-x86_64 they are not checked and such differences stay UNEXPLAINED.
+qemu-system-x86_64 they are not checked and such differences stay UNEXPLAINED.  Without
+/dev/kvm the expansions are made under TCG and KVM's own defaults, as QEMU's source
+defines them, are applied to them (as_under_kvm); vme, which TCG switches off everywhere,
+then cannot be checked against the machine types:
+  vme-unchecked  a vme difference left without a reason for that alone.
 
 libvirt features marked removed='yes' are not part of libvirt's model (libvirt keeps the
 name for old domain definitions) and are compared as absent.
@@ -167,6 +171,27 @@ def expand(accel, machine, names, name_bit):
     return out
 
 
+# What KVM changes in every named model, as QEMU 7.2 defines it (no /dev/kvm here to ask):
+# target/i386/kvm/kvm-cpu.c, kvm_default_props (x2apic on; acpi, monitor and svm off), and
+# target/i386/cpu.c, feature_dependencies (svm off takes every bit of leaf 0x8000000A EDX,
+# FEAT_SVM, with it).  TCG instead switches vme off in every model (tcg_default_props):
+# KVM leaves it as the model defines it, which models.def keeps.
+KVM_ON = ("x2apic",)
+KVM_OFF = ("acpi", "monitor", "svm")
+SVM_WORD = (0x8000000a, 0, "EDX")
+
+
+def as_under_kvm(name, bits, models, aliases, name_bit):
+    """A TCG expansion of NAME turned into what KVM would present."""
+    out = {b for b in bits if b[:3] != SVM_WORD and b not in {name_bit[f] for f in KVM_OFF}}
+    out |= {name_bit[f] for f in KVM_ON}
+    vme = name_bit["vme"]
+    m = models.get(aliases.get(name, name))
+    if m is not None and vme in gen_models.bits_of(m["words"]):
+        out.add(vme)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cpu-map", default=gen_models.LIBVIRT_CPU_MAP)
@@ -212,7 +237,7 @@ def main():
     hyper_listed = any(bit_of.get("hypervisor") in v[1] for v in lv.values())
 
     # 2. QEMU's own view of each libvirt name, under KVM and under every machine type.
-    kvm, history = {}, []
+    kvm, history, accel = {}, [], None
     if shutil.which(gen_models.QEMU):
         names = sorted(lv)
         with concurrent.futures.ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1)) as p:
@@ -221,10 +246,14 @@ def main():
             # under KVM when it can be.
             accel = "kvm" if gen_models.kvm_usable() else "tcg"
             futs = [(mt, p.submit(expand, accel, mt, names, name_bit)) for mt in mts]
-            kvm = futs[-1][1].result() if accel == "kvm" else {}
             history = [(mt, f.result()) for mt, f in futs]
-        print("== QEMU asked: %d pc-i440fx machine types under %s" % (len(history),
-                                                                     accel.upper()))
+        if accel == "tcg":
+            history = [(mt, {n: as_under_kvm(n, b, models, aliases, name_bit)
+                             for n, b in exp.items()}) for mt, exp in history]
+        kvm = history[-1][1] if history else {}
+        print("== QEMU asked: %d pc-i440fx machine types under %s%s" % (
+            len(history), accel.upper(),
+            ", with KVM's own defaults applied (no /dev/kvm)" if accel == "tcg" else ""))
     else:
         print("== %s not installed: kvm-default and machine-type reasons not checked" %
               gen_models.QEMU)
@@ -265,6 +294,11 @@ def main():
         if key in HISTORY:
             used_history.add(key)
             return HISTORY[key]
+        if accel == "tcg" and fname(bit) == "vme":
+            # Older machine types switch vme off by compat properties, which TCG's own
+            # vme=off hides: only KVM could show them.
+            return ("vme-unchecked", "TCG switches vme off under every machine type, so "
+                    "which machine types drop it cannot be read without /dev/kvm")
         if depth > 4:
             return ("UNEXPLAINED", "too deep")
         # libvirt wrote its -IBRS/-noTSX variants, and several later models, from its own

@@ -116,10 +116,12 @@ class Qemu:
         self.err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.err, text=True)
-        # A wedged QEMU must not hang the build: kill it, and the read below sees EOF.
-        self.timer = threading.Timer(QMP_TIMEOUT, self.proc.kill)
-        self.timer.daemon = True
-        self.timer.start()
+        # A wedged QEMU must not hang the build: killed after QMP_TIMEOUT s without an
+        # answer (each command re-arms it; a busy machine makes a session long, not an
+        # answer), and the read below sees EOF.
+        self.timer = None
+        self.killed = False
+        self._arm()
         try:
             self._read()  # greeting
             self.cmd_ok("qmp_capabilities")
@@ -127,11 +129,25 @@ class Qemu:
             self.close()
             raise
 
+    def _kill(self):
+        self.killed = True
+        self.proc.kill()
+
+    def _arm(self):
+        if self.timer:
+            self.timer.cancel()
+        self.timer = threading.Timer(QMP_TIMEOUT, self._kill)
+        self.timer.daemon = True
+        self.timer.start()
+
     def _read(self):
         while True:
             line = self.proc.stdout.readline()
             if not line:
                 self.proc.wait()
+                if self.killed:
+                    raise QmpError("%s: no answer in %.0f s: QEMU killed" % (self.argv,
+                                                                            QMP_TIMEOUT))
                 self.err.seek(0)
                 err = self.err.read().strip().splitlines()
                 err = err[-1] if err else "status %d" % self.proc.returncode
@@ -141,6 +157,7 @@ class Qemu:
                 return msg
 
     def cmd(self, name, **args):
+        self._arm()
         self.proc.stdin.write(json.dumps({"execute": name, "arguments": args}) + "\n")
         self.proc.stdin.flush()
         return self._read()
