@@ -19,8 +19,8 @@
 
 FUZZ_TARGET(bundle)
 {
-	static const char *const names[] = { "events.jsonl", "manifest.json", "snapshots/after.json",
-					     "no-such-member" };
+	static const char *const names[] = { "events.jsonl", "manifest.json",
+					     "snapshots/after.json", "no-such-member" };
 	const char *path = fuzz_plain_file(data, size);
 	struct errbuf err = { "" };
 	struct bundle_check c;
@@ -51,8 +51,8 @@ FUZZ_TARGET(bundle)
 				   names[i], c.problem);
 		} else {
 			FUZZ_CHECK(!d, "member %s failed (%d) but left data", names[i], m);
-			FUZZ_CHECK(m == -ENOENT || err.msg[0], "member %s failed (%d) without a message",
-				   names[i], m);
+			FUZZ_CHECK(m == -ENOENT || err.msg[0],
+				   "member %s failed (%d) without a message", names[i], m);
 		}
 		free(d);
 	}
