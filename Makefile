@@ -112,6 +112,14 @@ BENCHES := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 PROG := $(OUT)/cpudrift
 TESTBIN := $(OUT)/tests/unit_tests
 
+# `make test` and `make fuzz` build on every CPU unless told otherwise (-j): what they build
+# waits for the packages it needs (deps-check, test-deps), so the order holds.
+ifneq ($(filter test fuzz,$(MAKECMDGOALS)),)
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 1)
+endif
+endif
+
 .DELETE_ON_ERROR:
 # Keep skeletons and BPF objects: they are intermediates of a chain, not rubbish.
 .SECONDARY:
@@ -174,6 +182,9 @@ $(OUT)/%.o: %.c | deps-check $(SKELS)
 $(PROG): $(MAIN_OBJ) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+# Test programs need Criterion and the other test packages before they compile.
+$(TEST_OBJS) $(HELPERS) $(BENCHES): | test-deps
 
 $(TESTBIN): $(TEST_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
